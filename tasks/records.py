@@ -1,0 +1,161 @@
+"""Small typed records passed between the pipeline's steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Reason codes of quarantine records (CONTRACT.md); extend here, nowhere else.
+EMPTY = "empty"
+BINARY = "binary"
+DECODE_ERROR = "decode_error"
+TOO_LARGE = "too_large"
+NO_TEXT = "no_text"
+UNREADABLE = "unreadable"
+BAD_GZIP = "bad_gzip"
+BAD_JSON = "bad_json"
+BAD_WARC = "bad_warc"
+UNSUPPORTED = "unsupported"
+CHANGED_WHILE_READ = "changed_while_read"
+OUTSIDE_ROOT = "outside_root"
+SYMLINK_LOOP = "symlink_loop"
+TOO_DEEP = "too_deep"
+INDEX_REJECTED = "index_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file found by discovery: where it is and what the file system says of it."""
+
+    path: str  # absolute and normalised, as found under the root (a symlink keeps its own path)
+    root: str  # the root folder (or file) it was found under
+    size: int
+    mtime: float  # st_mtime, seconds since the epoch
+    inode: int = 0
+
+    @property
+    def relative_path(self) -> str:
+        if self.path == self.root:
+            return self.path.rsplit("/", 1)[-1]
+        return self.path[len(self.root) :].lstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """Why an input could not become an article; kept in the quarantine index."""
+
+    path: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One input that holds an article: an entry of the document's `sources`."""
+
+    path: str
+    sha256: str  # of the file's raw bytes
+    format: str  # text, html, json, jsonl, warc (with .gz noted as e.g. "html+gzip")
+    size: int
+    modified: str  # ISO 8601 UTC of the file's mtime
+    record: str | None = None  # position inside a multi-article file: "line 3", "warc offset 1234"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedArticle:
+    """An article as extraction found it, before boilerplate removal."""
+
+    source: SourceRef
+    title: str | None
+    paragraphs: tuple[str, ...]  # text blocks in reading order, normalised (NFC, whitespace)
+    group: str  # where boilerplate is learned: the site name or the folder
+    url: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    published_at: str | None = None  # ISO date or datetime
+    published_at_source: str | None = None  # html_meta, json, text, file_mtime
+    language: str | None = None  # declared by the input (html lang, json field)
+
+
+@dataclass(frozen=True, slots=True)
+class CleanArticle:
+    """An article after boilerplate removal: the text that identifies it."""
+
+    id: str  # derived from title + body; same text, same id
+    title: str
+    body: str  # paragraphs separated by one blank line
+    source: SourceRef
+    group: str
+    url: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    published_at: str | None = None
+    published_at_source: str | None = None
+    language: str | None = None
+    removed_paragraphs: int = 0
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return self.body.split("\n\n") if self.body else []
+
+    @property
+    def word_count(self) -> int:
+        return len(self.body.split())
+
+
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    text: str
+    date: str  # ISO date
+    start: int  # character offsets in body
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntityCount:
+    text: str
+    label: str  # spaCy label: PERSON, ORG, GPE, LOC, FAC, NORP, EVENT, ...
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    """What enrichment adds to a clean article."""
+
+    language: str
+    persons: tuple[str, ...] = ()
+    organizations: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    other_entities: tuple[str, ...] = ()
+    entities: tuple[EntityCount, ...] = ()
+    dates_mentioned: tuple[DateMention, ...] = ()
+    published_at: str | None = None
+    published_at_source: str | None = None
+    ner_applied: bool = True
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """The contract's run summary; every file seen is counted exactly once."""
+
+    files_seen: int = 0
+    written: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    quarantined: int = 0
+    failed: int = 0
+    deleted_sources: int = 0
+    articles_deleted: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    def add_stage_time(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + seconds, 4)
+
+    def count_quarantine(self, reason: str) -> None:
+        self.quarantined += 1
+        self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + 1
+
+    def is_balanced(self) -> bool:
+        return self.files_seen == self.written + self.unchanged + self.duplicates + self.quarantined + self.failed
