@@ -55,6 +55,7 @@ class LocalElasticsearchSettings:
     version: str = "9.5.3"
     home: str = ".newsetl/elasticsearch"
     data: str = ""
+    build_dir: str = "~/.cache/newsetl"
     heap: str = "1g"
     java_home: str = ""
     start_timeout: float = 120.0

@@ -46,7 +46,46 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--json", action="store_true", help="print one JSON object")
         action.set_defaults(handler=handler)
 
+    run = commands.add_parser("run", help="run the ingest flow once, locally, into Elasticsearch")
+    add_input_arguments(run)
+    run.add_argument("--force", action="store_true", help="re-read files even when unchanged")
+    run.add_argument("--since", help="only re-read files modified at or after this ISO date/time")
+    run.add_argument("--dry-run", action="store_true", help="do everything but write to Elasticsearch")
+    run.add_argument("--batch-size", type=int, help="files per batch (default: [flow] batch_size)")
+    run.set_defaults(handler=run_command)
+
+    process = commands.add_parser("process", help="the same pipeline without Elasticsearch, to JSON lines")
+    add_input_arguments(process)
+    process.add_argument("--output", "-o", required=True, help="articles as JSON lines (quarantine: FILE.quarantine.jsonl)")
+    process.set_defaults(handler=process_command)
+
+    search = commands.add_parser("search", help="full-text search with filters")
+    search.add_argument("query", nargs="?", default="", help="words to look for (english-analysed)")
+    search.add_argument("--person", action="append", default=[], help="only articles naming this person (repeatable)")
+    search.add_argument("--org", action="append", default=[], help="only articles naming this organization")
+    search.add_argument("--place", action="append", default=[], help="only articles naming this place")
+    search.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
+    search.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--all", action="store_true", help="include near-duplicates, not only canonical articles")
+    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.set_defaults(handler=search_command)
+
     return parser
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="folders (recursive) or files")
+    parser.add_argument("--include", action="append", help="glob pattern of files to take (repeatable)")
+    parser.add_argument("--exclude", action="append", help="glob pattern of files to leave out (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
+
+
+def existing_paths(paths: Sequence[str]) -> list[str]:
+    missing = [path for path in paths if not os.path.exists(path)]
+    if missing:
+        raise NewsetlError(f"no such file or folder: {', '.join(missing)}")
+    return [os.path.abspath(path) for path in paths]
 
 
 def emit(result: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
@@ -86,6 +125,115 @@ def es_status(args: argparse.Namespace, settings: Settings) -> int:
 
     emit(node.__dict__, args.json, render)
     return 0 if node.health else 3
+
+
+
+
+# --- newsetl run / process ----------------------------------------------------------------------
+
+
+def render_summary(summary: dict[str, Any]) -> str:
+    counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed")
+    line = "  ".join(f"{name}={summary[name]}" for name in counts)
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("quarantine_reasons", {}).items()))
+    text = f"{line}  ({summary['seconds']:.1f}s)"
+    if summary.get("deleted_sources"):
+        text += f"\ndeleted sources: {summary['deleted_sources']}, articles deleted: {summary['articles_deleted']}"
+    return text + (f"\nquarantined: {reasons}" if reasons else "")
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    paths = existing_paths(args.paths)
+    quiet_prefect_tracebacks()
+    from flows.ingest import ingest
+
+    summary = ingest(
+        folders=paths, include=args.include, exclude=args.exclude, since=args.since,
+        force=args.force, dry_run=args.dry_run, batch_size=args.batch_size,
+    )  # fmt: skip
+    emit(summary, args.json, render_summary)
+    return 0
+
+
+def process_command(args: argparse.Namespace, settings: Settings) -> int:
+    paths = existing_paths(args.paths)
+    quiet_prefect_tracebacks()
+    from flows.ingest import process
+
+    summary = process(folders=paths, output=os.path.abspath(args.output), include=args.include, exclude=args.exclude)
+    emit(summary, args.json, render_summary)
+    return 0
+
+
+def quiet_prefect_tracebacks() -> None:
+    """Prefect logs a failing task's traceback; for our own errors the one-line reason is enough."""
+    import logging
+
+    class DropOwnTracebacks(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.exc_info and isinstance(record.exc_info[1], NewsetlError):
+                record.msg = f"{record.getMessage().splitlines()[0]} {record.exc_info[1]}"
+                record.args = ()
+                record.exc_info = None
+                record.exc_text = None
+            return True
+
+    import prefect.logging  # noqa: F401 - configures Prefect's handlers
+
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(DropOwnTracebacks())
+
+
+# --- newsetl search -----------------------------------------------------------------------------
+
+
+def search_command(args: argparse.Namespace, settings: Settings) -> int:
+    from elasticsearch import NotFoundError
+
+    from tasks.index import connect
+    from tasks.search import SearchRequest, search_articles
+
+    request = SearchRequest(
+        query=args.query, persons=tuple(args.person), organizations=tuple(args.org), locations=tuple(args.place),
+        date_from=args.date_from, date_to=args.date_to, limit=args.limit, include_duplicates=args.all,
+    )  # fmt: skip
+    client = connect(settings.es)
+    try:
+        result = search_articles(client, settings.es, request)
+    except NotFoundError:
+        raise NewsetlError(f"no index '{settings.es.index}' yet at {settings.es.url}: run `newsetl run PATH` first") from None
+    finally:
+        client.close()
+    as_dict = {
+        "total": result.total,
+        "hits": [hit.__dict__ for hit in result.hits],
+        "facets": {name: [{"key": k, "count": n} for k, n in buckets] for name, buckets in result.facets.items()},
+    }
+    emit(as_dict, args.json, render_search)
+    return 0
+
+
+def render_search(result: dict[str, Any]) -> str:
+    lines = [f"{result['total']} articles"]
+    for number, hit in enumerate(result["hits"], 1):
+        date = (hit["published_at"] or "no date")[:10]
+        lines.append(f"\n{number}. {strip_tags(hit['title'])}  [{date}]  ({hit['id'][:12]})")
+        lines += [f"   ...{strip_tags(snippet, keep_marks=True)}..." for snippet in hit["snippets"]]
+        people = ", ".join(hit["persons"][:5])
+        if people:
+            lines.append(f"   persons: {people}")
+        lines.append(f"   source: {hit['sources'][0] if hit['sources'] else '-'}" + (f" (+{len(hit['sources']) - 1})" if len(hit["sources"]) > 1 else ""))
+    for name, buckets in result["facets"].items():
+        if buckets:
+            lines.append(f"\ntop {name}: " + ", ".join(f"{b['key']} ({b['count']})" for b in buckets[:8]))
+    return "\n".join(lines)
+
+
+def strip_tags(text: str, keep_marks: bool = False) -> str:
+    if keep_marks:
+        return text.replace("<em>", "*").replace("</em>", "*").replace("\n", " ")
+    return text.replace("<em>", "").replace("</em>", "").replace("\n", " ")
 
 
 if __name__ == "__main__":

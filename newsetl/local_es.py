@@ -15,6 +15,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -33,12 +35,17 @@ LOG_TAIL_LINES = 25
 
 @dataclass(frozen=True)
 class NodeLayout:
-    """Where the local node keeps its files."""
+    """Where the local node keeps its files: shared jars (build) apart from this node's own (home)."""
 
-    home: Path
+    home: Path  # config/, logs/, node.pid of this node
     data: Path
+    build: Path  # lib/, modules/, launcher/: Elasticsearch as Maven laid it out
     host: str
     http_port: int
+
+    @property
+    def config(self) -> Path:
+        return self.home / "config"
 
     @property
     def logs(self) -> Path:
@@ -51,10 +58,6 @@ class NodeLayout:
     @property
     def pid_file(self) -> Path:
         return self.home / "node.pid"
-
-    @property
-    def build_stamp(self) -> Path:
-        return self.home / ".build-stamp"
 
     @property
     def transport_port(self) -> int:
@@ -85,7 +88,8 @@ def node_layout(es: ElasticsearchSettings, local: LocalElasticsearchSettings) ->
         raise LocalNodeError(f"the local node binds to 127.0.0.1; NEWSETL_ES_URL points to {host}")
     home = Path(local.home).expanduser().resolve()
     data = Path(local.data).expanduser().resolve() if local.data else home / "data"
-    return NodeLayout(home=home, data=data, host="127.0.0.1", http_port=parts.port or 9200)
+    build = Path(local.build_dir).expanduser().resolve() / f"elasticsearch-{local.version}-{build_fingerprint(local)}"
+    return NodeLayout(home=home, data=data, build=build, host="127.0.0.1", http_port=parts.port or 9200)
 
 
 # --- Java and Maven -------------------------------------------------------------------------
@@ -159,36 +163,38 @@ def build_fingerprint(local: LocalElasticsearchSettings) -> str:
 
 
 def ensure_built(layout: NodeLayout, local: LocalElasticsearchSettings, java_home: Path) -> None:
-    """Lay out the node's home with Maven unless it is already built from the same sources."""
-    fingerprint = build_fingerprint(local)
-    if layout.build_stamp.is_file() and layout.build_stamp.read_text().strip() == fingerprint:
+    """Lay out Elasticsearch with Maven unless this version and these sources are already built."""
+    if (layout.build / "launcher").is_dir():
         return
     mvn = shutil.which("mvn")
     if mvn is None:
         raise LocalNodeError("Maven (mvn) is not installed; it is needed once to fetch Elasticsearch from Maven Central")
-    for stale in ("lib", "modules", "launcher"):
-        shutil.rmtree(layout.home / stale, ignore_errors=True)
-    layout.home.mkdir(parents=True, exist_ok=True)
+    layout.build.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=layout.build.name + ".", dir=layout.build.parent))
     command = [
         mvn, "-B", "-q", "-f", str(LOCALNODE_DIR / "pom.xml"), "package",
-        f"-Delasticsearch.version={local.version}", f"-Dhome={layout.home}",
+        f"-Delasticsearch.version={local.version}", f"-Dhome={staging}",
     ]  # fmt: skip
     env = dict(os.environ, JAVA_HOME=str(java_home))
-    print(f"newsetl: building the local Elasticsearch {local.version} with Maven (once)...", flush=True)
+    print(f"newsetl: building the local Elasticsearch {local.version} with Maven (once)...", file=sys.stderr, flush=True)
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
         output = (result.stdout + result.stderr).strip().splitlines()
         useful = [line for line in output if "WARNING" not in line][-LOG_TAIL_LINES:]
         hint = ""
         if any("Could not resolve" in line or "Could not transfer" in line or "offline" in line for line in output):
             hint = " (Maven could not reach Maven Central and the artifacts are not in ~/.m2 yet)"
         raise LocalNodeError(f"building the local Elasticsearch failed{hint}:\n" + "\n".join(useful))
-    layout.build_stamp.write_text(fingerprint + "\n")
+    try:
+        staging.rename(layout.build)  # atomic: a concurrent build that finished first wins
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_node_config(layout: NodeLayout, local: LocalElasticsearchSettings) -> None:
     """elasticsearch.yml and log4j2.properties of the local node, from settings."""
-    config = layout.home / "config"
+    config = layout.config
     config.mkdir(parents=True, exist_ok=True)
     layout.data.mkdir(parents=True, exist_ok=True)
     layout.logs.mkdir(parents=True, exist_ok=True)
@@ -211,9 +217,9 @@ def write_node_config(layout: NodeLayout, local: LocalElasticsearchSettings) -> 
 
 
 def java_command(layout: NodeLayout, local: LocalElasticsearchSettings, java_home: Path) -> list[str]:
-    launcher = sorted((layout.home / "launcher").glob("*.jar"))
+    launcher = sorted((layout.build / "launcher").glob("*.jar"))
     if not launcher:
-        raise LocalNodeError(f"no launcher jar in {layout.home / 'launcher'}; delete {layout.build_stamp} to rebuild")
+        raise LocalNodeError(f"no launcher jar in {layout.build / 'launcher'}; delete {layout.build} to rebuild")
     options = [
         f"-Xms{local.heap}", f"-Xmx{local.heap}",
         "-XX:+HeapDumpOnOutOfMemoryError", f"-XX:HeapDumpPath={layout.logs}",
@@ -228,8 +234,8 @@ def java_command(layout: NodeLayout, local: LocalElasticsearchSettings, java_hom
     options += ["--add-modules=jdk.incubator.vector"]
     return [
         str(java_home / "bin" / "java"), *options,
-        "--module-path", str(layout.home / "lib"), "--add-modules=ALL-MODULE-PATH",
-        "-cp", str(launcher[-1]), LAUNCHER_CLASS, str(layout.home),
+        "--module-path", str(layout.build / "lib"), "--add-modules=ALL-MODULE-PATH",
+        "-cp", str(launcher[-1]), LAUNCHER_CLASS, str(layout.build), str(layout.config),
     ]  # fmt: skip
 
 

@@ -159,3 +159,37 @@ class RunSummary:
 
     def is_balanced(self) -> bool:
         return self.files_seen == self.written + self.unchanged + self.duplicates + self.quarantined + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class FileRead:
+    """A file of the batch that was read: its content hash and what boilerplate learning saw in it."""
+
+    source: SourceFile
+    sha256: str
+    groups: tuple[str, ...] = ()
+    block_fingerprints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExtractedBatch:
+    """A batch after reading and extraction."""
+
+    files: tuple[SourceFile, ...]
+    read: dict[str, FileRead]  # by path: files that were read and gave at least one article
+    articles: tuple[ExtractedArticle, ...]
+    quarantined: tuple[Quarantine, ...] = ()  # files that gave no article
+    problems: tuple[Quarantine, ...] = ()  # records of multi-article files that gave none
+    failed: dict[str, str] = field(default_factory=dict)  # path -> transient error, retried next run
+
+
+@dataclass(frozen=True)
+class CleanedBatch:
+    """A batch after boilerplate removal; `read` now carries each file's block fingerprints."""
+
+    files: tuple[SourceFile, ...]
+    read: dict[str, FileRead]
+    articles: tuple[CleanArticle, ...]
+    quarantined: tuple[Quarantine, ...] = ()
+    problems: tuple[Quarantine, ...] = ()
+    failed: dict[str, str] = field(default_factory=dict)

@@ -18,19 +18,22 @@ import java.util.concurrent.TimeUnit;
  * Elastic's own start-up (org.elasticsearch.bootstrap.Elasticsearch) also installs native
  * checks that refuse to run as root and the entitlement agent; this launcher builds the same
  * Node through its public constructor, so the server code that answers requests is Elastic's.
+ * HOME holds lib/, modules/ and launcher/ (shared by every local node); CONFIG holds
+ * elasticsearch.yml (data and log paths, ports) and log4j2.properties of one node.
  * Usage: java --module-path HOME/lib --add-modules ALL-MODULE-PATH -cp launcher.jar
- *        org.newsetl.localnode.launcher.LocalNode HOME
+ *        org.newsetl.localnode.launcher.LocalNode HOME CONFIG
  */
 public final class LocalNode {
 
     private LocalNode() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            System.err.println("usage: LocalNode <elasticsearch home>");
+        if (args.length != 2) {
+            System.err.println("usage: LocalNode <elasticsearch home> <config dir>");
             System.exit(64);
         }
         Path home = Path.of(args[0]).toAbsolutePath().normalize();
+        Path config = Path.of(args[1]).toAbsolutePath().normalize();
         Settings initial = Settings.builder().put("path.home", home.toString()).build();
         // Elasticsearch's own classes log while settings load: console logging first, then
         // config/log4j2.properties (console too; `newsetl es start` sends it to a log file).
@@ -40,7 +43,7 @@ public final class LocalNode {
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
             initial,
             Map.of(),
-            home.resolve("config"),
+            config,
             () -> "newsetl-local"
         );
         LogConfigurator.setNodeName(Node.NODE_NAME_SETTING.get(environment.settings()));

@@ -1,0 +1,96 @@
+"""The ingest flow: folders of news articles into the Elasticsearch alias (or a JSON-lines file)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from config.settings import Settings, load_settings
+from flows.report import publish_progress, publish_summary, start_progress
+from tasks.clean import clean_batch_task
+from tasks.dedupe import dedupe_batch_task
+from tasks.discover import discover_task
+from tasks.enrich import NerWorkers, enrich_batch_task
+from tasks.extract import extract_batch_task
+from tasks.index import ElasticsearchStore, index_batch_task, open_store_task, remove_deleted_task
+from tasks.records import RunSummary
+from tasks.source_state import plan_run_task
+from tasks.store import ArticleStore, MemoryStore, write_process_output_task
+
+
+@flow(name="ingest", log_prints=False)
+def ingest(
+    folders: list[str] | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+    since: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+) -> dict:
+    """Discover, extract, clean, deduplicate, enrich and index folders of news articles."""
+    settings = run_settings(load_settings(), include, exclude, batch_size)
+    roots = resolve_roots(folders or list(settings.flow.folders))
+    store = open_store_task(settings.es, run_id=str(flow_run.get_id() or ""), dry_run=dry_run)
+    summary = run_pipeline(roots, settings, store, force=force, since=since)
+    return summary_dict(summary)
+
+
+@flow(name="process", log_prints=False)
+def process(folders: list[str], output: str, include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
+    """The ingest pipeline without Elasticsearch: articles as JSON lines to a file."""
+    settings = run_settings(load_settings(), include, exclude, None)
+    store = MemoryStore()
+    summary = run_pipeline(resolve_roots(folders), settings, store, force=True, since=None)
+    write_process_output_task(store, Path(output))
+    return summary_dict(summary)
+
+
+def run_pipeline(roots: list[str], settings: Settings, store: ArticleStore, force: bool, since: str | None) -> RunSummary:
+    """The table of contents of a run: every file ends written, unchanged, duplicate, quarantined or failed."""
+    started = time.monotonic()
+    summary = RunSummary()
+    found = discover_task(roots, settings.discover, summary)
+    plan = plan_run_task(found, store, roots, force, since, summary)
+    progress = start_progress(len(plan.to_read))
+    with NerWorkers(settings.enrich) as ner:
+        for start in range(0, len(plan.to_read), settings.flow.batch_size):
+            batch = plan.to_read[start : start + settings.flow.batch_size]
+            extracted = extract_batch_task(batch, settings.extract, summary)
+            cleaned = clean_batch_task(extracted, store, settings.clean, summary)
+            deduped = dedupe_batch_task(cleaned, plan.known, store, settings.dedupe, summary)
+            enriched = enrich_batch_task(deduped, ner, settings.enrich, summary)
+            index_batch_task(enriched, store, settings, summary)
+            publish_progress(progress, start + len(batch), len(plan.to_read))
+    remove_deleted_task(plan.deleted, store, settings, summary)
+    summary.seconds = round(time.monotonic() - started, 3)
+    publish_summary(summary, get_run_logger())
+    return summary
+
+
+def run_settings(settings: Settings, include: list[str] | None, exclude: list[str] | None, batch_size: int | None) -> Settings:
+    """Settings with this run's parameters applied."""
+    discover = settings.discover
+    if include is not None:
+        discover = replace(discover, include=tuple(include))
+    if exclude is not None:
+        discover = replace(discover, exclude=tuple(exclude))
+    flow_settings = replace(settings.flow, batch_size=batch_size) if batch_size else settings.flow
+    return replace(settings, discover=discover, flow=flow_settings)
+
+
+def resolve_roots(folders: list[str]) -> list[str]:
+    return [str(Path(folder).expanduser().absolute()) for folder in folders]
+
+
+def summary_dict(summary: RunSummary) -> dict:
+    from dataclasses import asdict
+
+    return asdict(summary)
+
+
+__all__ = ["ingest", "process", "run_pipeline", "ElasticsearchStore"]

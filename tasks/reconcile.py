@@ -1,0 +1,220 @@
+"""Reconcile a batch of cleaned articles with what the index already holds.
+
+Decides, before any enrichment, which articles are new (to enrich and write), which existing
+articles gain or lose a source file, which are left with no source, and how each file of the
+batch is counted. Pure: the caller fetches the stored articles and applies the plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from config.settings import DedupeSettings
+from tasks.dedupe import (
+    BodySketch,
+    ClusterAssignment,
+    ExactGroup,
+    NearDupCandidate,
+    candidate_from_article,
+    decode_signature,
+    group_exact_duplicates,
+    resolve_clusters,
+    sketch_body,
+)
+from tasks.records import CleanArticle, CleanedBatch, RunSummary, SourceRef
+from tasks.source_state import DUPLICATE, UNCHANGED, WRITTEN, SourceState
+
+if TYPE_CHECKING:
+    from tasks.store import ArticleStore
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """What reconciliation and clustering need of an article already in the index (no body)."""
+
+    id: str
+    sources: tuple[SourceRef, ...]
+    cluster_id: str
+    is_canonical: bool
+    minhash: str
+    published_at: str | None
+    word_count: int
+
+
+@dataclass
+class BatchPlan:
+    """What to do with a batch: new documents, changed source lists, deletions, per-file outcome."""
+
+    new_groups: list[ExactGroup] = field(default_factory=list)
+    source_updates: dict[str, tuple[SourceRef, ...]] = field(default_factory=dict)
+    orphaned: list[str] = field(default_factory=list)  # existing articles left with no source
+    file_outcomes: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # path -> (status, ids)
+
+
+def ids_to_fetch(articles: Sequence[CleanArticle], previous: Mapping[str, SourceState]) -> set[str]:
+    """Existing articles the batch may touch: its own ids and the ids its files held last time."""
+    ids = {article.id for article in articles}
+    for state in previous.values():
+        ids.update(state.article_ids)
+    return ids
+
+
+def reconcile_batch(
+    articles: Sequence[CleanArticle],
+    read_paths: Sequence[str],
+    previous: Mapping[str, SourceState],
+    stored: Mapping[str, StoredArticle],
+) -> BatchPlan:
+    """Plan for a batch whose files (read_paths) yielded `articles`; order of inputs does not matter.
+
+    A file's sources are replaced wholesale: every article it held last time loses it unless the
+    file still holds that article. Counting: a file is `written` when it is the first copy of a new
+    article, `duplicate` when its articles already existed (or another file of the batch is the
+    first copy), `unchanged` when its articles already listed it.
+    """
+    plan = BatchPlan()
+    batch_paths = set(read_paths)
+    groups = {group.id: group for group in group_exact_duplicates(articles)}
+
+    touched = set(groups)
+    for path in batch_paths:
+        state = previous.get(path)
+        if state is not None:
+            touched.update(state.article_ids)
+
+    for article_id in sorted(touched):
+        kept = tuple(ref for ref in stored[article_id].sources if ref.path not in batch_paths) if article_id in stored else ()
+        added = groups[article_id].sources if article_id in groups else ()
+        final = tuple(sorted({_key(ref): ref for ref in (*kept, *added)}.values(), key=_key))
+        if article_id not in stored:
+            if article_id in groups:
+                plan.new_groups.append(groups[article_id])
+        elif not final:
+            plan.orphaned.append(article_id)
+        elif _keys(final) != _keys(stored[article_id].sources):
+            plan.source_updates[article_id] = final
+
+    new_ids = {group.id for group in plan.new_groups}
+    first_copy = {group.representative.source.path for group in plan.new_groups}
+    ids_by_path: dict[str, list[str]] = defaultdict(list)
+    for article in articles:
+        ids_by_path[article.source.path].append(article.id)
+    for path in read_paths:
+        ids = tuple(sorted(set(ids_by_path.get(path, ()))))
+        if not ids:
+            continue  # the caller counts files that yielded no article (quarantined)
+        if any(article_id in new_ids for article_id in ids) and path in first_copy:
+            status = WRITTEN
+        elif all(article_id in stored and path in {ref.path for ref in stored[article_id].sources} for article_id in ids):
+            status = UNCHANGED
+        else:
+            status = DUPLICATE
+        plan.file_outcomes[path] = (status, ids)
+    return plan
+
+
+def remove_sources(paths: set[str], stored: Mapping[str, StoredArticle]) -> BatchPlan:
+    """Plan for source files that were deleted: their articles lose them, orphans are listed."""
+    plan = BatchPlan()
+    for article_id, article in sorted(stored.items()):
+        final = tuple(ref for ref in article.sources if ref.path not in paths)
+        if not final:
+            plan.orphaned.append(article_id)
+        elif len(final) != len(article.sources):
+            plan.source_updates[article_id] = final
+    return plan
+
+
+def _key(ref: SourceRef) -> tuple[str, str]:
+    return (ref.path, ref.record or "")
+
+
+def _keys(refs: Sequence[SourceRef]) -> list[tuple[str, str, str]]:
+    return sorted((ref.path, ref.record or "", ref.sha256) for ref in refs)
+
+
+# --- The deduplication step of a batch ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DedupedBatch:
+    """A batch after deduplication: what is new (to enrich), what changes, how clusters move."""
+
+    cleaned: CleanedBatch
+    plan: BatchPlan
+    stored: Mapping[str, StoredArticle]
+    sketches: Mapping[str, BodySketch]  # of the new articles
+    assignments: Mapping[str, ClusterAssignment]  # new articles, and existing ones whose cluster changed
+
+
+def deduplicate_batch(
+    cleaned: CleanedBatch, known: Mapping[str, SourceState], store: ArticleStore, settings: DedupeSettings
+) -> DedupedBatch:
+    """Exact duplicates against the batch and the index, then near-duplicate clusters of the new articles."""
+    read_paths = sorted(cleaned.read)
+    previous = {path: known[path] for path in read_paths if path in known}
+    stored = store.stored_articles(ids_to_fetch(cleaned.articles, previous))
+    plan = reconcile_batch(cleaned.articles, read_paths, previous, stored)
+    sketches = {group.id: sketch_body(group.representative.body, settings) for group in plan.new_groups}
+    new = [candidate_from_article(group.representative, sketches[group.id]) for group in plan.new_groups]
+    removed = [stored[article_id] for article_id in plan.orphaned]
+    assignments = cluster_changes(new, sketches.values(), removed, store, settings)
+    return DedupedBatch(cleaned, plan, stored, sketches, assignments)
+
+
+def cluster_changes(
+    new: Sequence[NearDupCandidate],
+    sketches: Iterable[BodySketch],
+    removed: Sequence[StoredArticle],
+    store: ArticleStore,
+    settings: DedupeSettings,
+) -> dict[str, ClusterAssignment]:
+    """Assignments of the new articles, and of stored ones whose cluster or canonical flag changes.
+
+    Stored neighbours (sharing a band key with a new article) keep their clusters; clusters that
+    lose a removed article are re-derived from their members' signatures, since the removed one
+    may have been the canonical or the bridge between them.
+    """
+    keys = {key for sketch in sketches for key in sketch.band_keys}
+    removed_ids = {article.id for article in removed}
+    dirty = {article.cluster_id for article in removed}
+    hits = store.near_candidates(keys) if keys else []
+    members = store.cluster_members({hit.cluster_id for hit in hits} | dirty) if hits or dirty else []
+    neighbours = {article.id: article for article in (*hits, *members) if article.id not in removed_ids}
+    rederived = [candidate(a, keep_cluster=False) for a in neighbours.values() if a.cluster_id in dirty]
+    kept = [candidate(a, keep_cluster=True) for a in neighbours.values() if a.cluster_id not in dirty]
+    assignments = resolve_clusters([*new, *rederived], kept, settings)
+    return {
+        article_id: assignment
+        for article_id, assignment in assignments.items()
+        if article_id not in neighbours
+        or (neighbours[article_id].cluster_id, neighbours[article_id].is_canonical) != (assignment.cluster_id, assignment.is_canonical)
+    }
+
+
+def candidate(article: StoredArticle, keep_cluster: bool) -> NearDupCandidate:
+    """A stored article as clustering sees it (no signature when it was too short to compare)."""
+    return NearDupCandidate(
+        id=article.id,
+        signature=decode_signature(article.minhash) if article.minhash else None,
+        published_at=article.published_at,
+        word_count=article.word_count,
+        cluster_id=article.cluster_id if keep_cluster else None,
+    )
+
+
+@task(name="deduplicate", cache_policy=NONE)
+def dedupe_batch_task(
+    cleaned: CleanedBatch, known: Mapping[str, SourceState], store: ArticleStore, settings: DedupeSettings, summary: RunSummary
+) -> DedupedBatch:
+    """Exact and near duplicates of a batch, against itself and the index."""
+    started = time.monotonic()
+    deduped = deduplicate_batch(cleaned, known, store, settings)
+    summary.add_stage_time("deduplicate", time.monotonic() - started)
+    return deduped

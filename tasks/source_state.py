@@ -1,0 +1,130 @@
+"""Incremental runs: what each input file was last time, and what this run must do with it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from prefect import task
+from prefect.cache_policies import NONE
+
+from tasks.records import RunSummary, SourceFile
+
+if TYPE_CHECKING:
+    from tasks.discover import DiscoveryResult
+    from tasks.store import ArticleStore
+
+# Outcomes of a file, as counted in the run summary (CONTRACT.md).
+WRITTEN = "written"
+UNCHANGED = "unchanged"
+DUPLICATE = "duplicate"
+QUARANTINED = "quarantined"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the last run recorded of one input file (one document of the `<alias>-sources` index)."""
+
+    path: str
+    size: int
+    mtime: float
+    sha256: str = ""
+    status: str = WRITTEN  # written, duplicate, quarantined, failed
+    article_ids: tuple[str, ...] = ()
+    reason: str = ""
+    groups: tuple[str, ...] = ()
+    block_fingerprints: tuple[str, ...] = ()  # "<group key>:<fingerprint>", counted to learn boilerplate
+
+    def matches(self, source: SourceFile) -> bool:
+        """True when the file system says the file is as it was (no need to read it)."""
+        return self.size == source.size and self.mtime == source.mtime
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """Discovered files split by what this run does with them."""
+
+    unchanged: tuple[SourceFile, ...]
+    to_read: tuple[SourceFile, ...]
+    deleted: tuple[SourceState, ...]
+    known: Mapping[str, SourceState] = field(default_factory=dict)
+
+
+def plan_changes(
+    files: Iterable[SourceFile],
+    states: Mapping[str, SourceState],
+    roots: Iterable[str],
+    force: bool = False,
+    since: float | None = None,
+) -> ChangePlan:
+    """Unchanged files are not read; failed ones are retried; known files now gone are deleted.
+
+    `since` (epoch seconds) limits reading to files modified at or after it; older files that
+    were never ingested are still read, so nothing is silently skipped.
+    """
+    unchanged: list[SourceFile] = []
+    to_read: list[SourceFile] = []
+    seen: set[str] = set()
+    for source in files:
+        seen.add(source.path)
+        state = states.get(source.path)
+        if state is not None and not force and state.status != FAILED and state.matches(source):
+            unchanged.append(source)
+        elif state is not None and since is not None and source.mtime < since and state.status != FAILED:
+            unchanged.append(source)
+        else:
+            to_read.append(source)
+    prefixes = tuple(_as_prefix(root) for root in roots)
+    deleted = tuple(
+        state
+        for path, state in sorted(states.items())
+        if path not in seen and path.startswith(prefixes) and not os.path.lexists(path)
+    )
+    return ChangePlan(tuple(unchanged), tuple(to_read), deleted, states)
+
+
+def _as_prefix(root: str) -> str:
+    root = os.path.abspath(root)
+    return root if os.path.isfile(root) else root.rstrip("/") + "/"
+
+
+def state_id(path: str) -> str:
+    """The `_id` of a file's state document (paths can exceed Elasticsearch's 512-byte id limit)."""
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def group_key(group: str) -> str:
+    """A short stable key for a boilerplate group, used inside block fingerprints."""
+    return hashlib.blake2b(group.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+
+
+def parse_since(since: str | None) -> float | None:
+    """Epoch seconds of an ISO date or datetime (UTC when no zone is given)."""
+    if not since:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError as error:
+        raise ValueError(f"since: not an ISO date or datetime: {since!r}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+@task(name="plan", cache_policy=NONE)
+def plan_run_task(
+    found: DiscoveryResult, store: ArticleStore, roots: list[str], force: bool, since: str | None, summary: RunSummary
+) -> ChangePlan:
+    """What this run reads, leaves alone and deletes, from the file states of earlier runs."""
+    started = time.monotonic()
+    states = store.source_states(roots)
+    plan = plan_changes(found.files, states, roots, force=force, since=parse_since(since))
+    summary.unchanged += len(plan.unchanged)
+    summary.add_stage_time("plan", time.monotonic() - started)
+    return plan
