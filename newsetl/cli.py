@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(handler=search_command)
 
+    kibana = commands.add_parser("kibana", help="Kibana saved objects")
+    kibana_commands = kibana.add_subparsers(metavar="ACTION")
+    kibana_import = kibana_commands.add_parser("import", help="import the data views, saved search and dashboard into KIBANA_URL")
+    kibana_import.add_argument("--json", action="store_true", help="print one JSON object")
+    kibana_import.set_defaults(handler=kibana_import_command)
+
+    serve = commands.add_parser("serve", help="register the nightly/manual/rebuild deployments with Prefect and run them")
+    serve.set_defaults(handler=serve_command)
+
     return parser
 
 
@@ -234,6 +243,33 @@ def strip_tags(text: str, keep_marks: bool = False) -> str:
     if keep_marks:
         return text.replace("<em>", "*").replace("</em>", "*").replace("\n", " ")
     return text.replace("<em>", "").replace("</em>", "").replace("\n", " ")
+
+
+# --- newsetl kibana import ----------------------------------------------------------------------
+
+
+def kibana_import_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl.kibana import import_saved_objects
+
+    result = import_saved_objects(settings.kibana, settings.es.index)
+    emit(result.as_dict(), args.json, lambda _: result.summary())
+    return 0
+
+
+# --- newsetl serve ------------------------------------------------------------------------------
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not os.environ.get("PREFECT_API_URL"):
+        raise NewsetlError("PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) and point to its /api")
+    from prefect import serve
+
+    from flows.deployments import build_deployments
+
+    deployments = build_deployments(settings)
+    print(f"newsetl: serving {', '.join(d.name for d in deployments)} at {os.environ['PREFECT_API_URL']}", flush=True)
+    serve(*deployments)
+    return 0
 
 
 if __name__ == "__main__":

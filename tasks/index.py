@@ -230,10 +230,12 @@ def quarantine_id(record: Quarantine) -> str:
 class ElasticsearchStore:
     """An ArticleStore over the alias, `<alias>-sources` and `<alias>-quarantine`."""
 
-    def __init__(self, client: Elasticsearch, es: ElasticsearchSettings, run_id: str = "") -> None:
+    def __init__(self, client: Elasticsearch, es: ElasticsearchSettings, run_id: str = "", articles_index: str = "") -> None:
         self.client = client
         self.es = es
         self.run_id = run_id
+        # The alias, or a new index version being built before the alias moves to it.
+        self.articles = articles_index or es.index
 
     @classmethod
     def open(cls, es: ElasticsearchSettings, run_id: str = "") -> ElasticsearchStore:
@@ -258,7 +260,7 @@ class ElasticsearchStore:
         for start in range(0, len(ids), PAGE_SIZE):
             chunk = ids[start : start + PAGE_SIZE]
             response = with_retries(
-                lambda: self.client.mget(index=self.es.index, ids=chunk, source_includes=STORED_FIELDS),
+                lambda: self.client.mget(index=self.articles, ids=chunk, source_includes=STORED_FIELDS),
                 self.es,
                 "get articles",
             )
@@ -274,7 +276,7 @@ class ElasticsearchStore:
         hits: dict[str, StoredArticle] = {}
         for start in range(0, len(keys), PAGE_SIZE):
             query = {"terms": {"lsh_bands": keys[start : start + PAGE_SIZE]}}
-            for source in self._scan(self.es.index, query, STORED_FIELDS, sort_field="id"):
+            for source in self._scan(self.articles, query, STORED_FIELDS, sort_field="id"):
                 hits[source["id"]] = stored_from_document(source)
         return list(hits.values())
 
@@ -283,7 +285,7 @@ class ElasticsearchStore:
         members: dict[str, StoredArticle] = {}
         for start in range(0, len(ids), PAGE_SIZE):
             query = {"terms": {"cluster_id": ids[start : start + PAGE_SIZE]}}
-            for source in self._scan(self.es.index, query, STORED_FIELDS, sort_field="id"):
+            for source in self._scan(self.articles, query, STORED_FIELDS, sort_field="id"):
                 members[source["id"]] = stored_from_document(source)
         return list(members.values())
 
@@ -310,7 +312,8 @@ class ElasticsearchStore:
         after: list[Any] | None = None
         while True:
             kwargs: dict[str, Any] = {"index": index, "query": query, "size": PAGE_SIZE, "sort": [{sort_field: "asc"}]}
-            kwargs["source_includes"] = fields
+            if fields:
+                kwargs["source_includes"] = fields
             if after is not None:
                 kwargs["search_after"] = after
             hits = with_retries(lambda: self.client.search(**kwargs), self.es, f"read {index}")["hits"]["hits"]
@@ -325,12 +328,12 @@ class ElasticsearchStore:
     def write_articles(self, writes: ArticleWrites) -> list[WriteFailure]:
         """Bulk-write article changes, then refresh so the next batch's look-ups see them."""
         actions: list[dict[str, Any]] = []
-        actions += [{"_op_type": "index", "_index": self.es.index, "_id": i, "_source": d} for i, d in writes.documents.items()]
-        actions += [{"_op_type": "update", "_index": self.es.index, "_id": i, "doc": d} for i, d in writes.updates.items()]
-        actions += [{"_op_type": "delete", "_index": self.es.index, "_id": i} for i in sorted(writes.deletes)]
+        actions += [{"_op_type": "index", "_index": self.articles, "_id": i, "_source": d} for i, d in writes.documents.items()]
+        actions += [{"_op_type": "update", "_index": self.articles, "_id": i, "doc": d} for i, d in writes.updates.items()]
+        actions += [{"_op_type": "delete", "_index": self.articles, "_id": i} for i in sorted(writes.deletes)]
         failures = self._bulk(actions)
         if actions:
-            with_retries(lambda: self.client.indices.refresh(index=self.es.index), self.es, "refresh")
+            with_retries(lambda: self.client.indices.refresh(index=self.articles), self.es, "refresh")
         return failures
 
     def write_states(self, writes: StateWrites) -> None:
@@ -562,3 +565,53 @@ def open_store_task(es: ElasticsearchSettings, run_id: str = "", dry_run: bool =
     """Connect, create the template, indices and alias when missing (network: retried with backoff)."""
     store = ElasticsearchStore.open(es, run_id)
     return DryRunStore(store) if dry_run else store
+
+
+# --- New index versions -------------------------------------------------------------------------
+
+
+def index_version(name: str, alias: str) -> int:
+    """3 for "articles-v3"."""
+    suffix = name[len(alias) + 2 :] if name.startswith(f"{alias}-v") else ""
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def create_next_version(client: Elasticsearch, es: ElasticsearchSettings) -> tuple[str | None, str]:
+    """(current index behind the alias or None, a new empty index of the next version)."""
+    with_retries(lambda: client.indices.put_index_template(name=es.index, **index_template(es)), es, "put index template")
+    current = alias_target(client, es)
+    existing = with_retries(lambda: client.indices.get(index=f"{es.index}-v*", allow_no_indices=True), es, "list versions")
+    version = max([index_version(name, es.index) for name in existing.body] + [0]) + 1
+    new = f"{es.index}-v{version}"
+    with_retries(lambda: client.indices.create(index=new), es, f"create {new}")
+    return current, new
+
+
+def copy_documents(client: Elasticsearch, es: ElasticsearchSettings, source: str, target: str) -> int:
+    """Copy every article client-side (search_after + bulk; the server's _reindex is not needed)."""
+    store = ElasticsearchStore(client, es)
+    copied = 0
+    batch: list[dict[str, Any]] = []
+    for document in store._scan(source, {"match_all": {}}, [], sort_field="id"):
+        batch.append({"_op_type": "index", "_index": target, "_id": document["id"], "_source": document})
+        if len(batch) >= es.bulk_chunk_size:
+            copied += _bulk_strict(store, batch)
+            batch = []
+    copied += _bulk_strict(store, batch)
+    with_retries(lambda: client.indices.refresh(index=target), es, "refresh")
+    return copied
+
+
+def _bulk_strict(store: ElasticsearchStore, actions: list[dict[str, Any]]) -> int:
+    failures = store._bulk(actions)
+    if failures:
+        raise NewsetlError(f"copying to the new index failed for {len(failures)} documents, e.g. {failures[0].reason}")
+    return len(actions)
+
+
+def switch_alias(client: Elasticsearch, es: ElasticsearchSettings, old: str | None, new: str) -> None:
+    """Point the alias at the new index in one atomic call: searches never see a gap."""
+    actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": es.index}}]
+    if old:
+        actions.insert(0, {"remove": {"index": old, "alias": es.index}})
+    with_retries(lambda: client.indices.update_aliases(actions=actions), es, "switch alias")
