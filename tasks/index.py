@@ -481,15 +481,20 @@ def state_writes(
             writes.states.append(SourceState(path, read.source.size, read.source.mtime, read.sha256, QUARANTINED, reason=INDEX_REJECTED))
             summary.count_quarantine(INDEX_REJECTED)
             continue
+        near = status == WRITTEN and any(i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids)
+        # Boilerplate counts are per story: only the first copy of a story that is not a version
+        # of another one adds its blocks (see tasks.clean.persisted_counts).
+        counted = status == WRITTEN and not near
         writes.states.append(
-            SourceState(path, read.source.size, read.source.mtime, read.sha256, status, ids, "", read.groups, read.block_fingerprints)
+            SourceState(
+                path, read.source.size, read.source.mtime, read.sha256, status, ids, "",
+                read.groups if counted else (), read.block_fingerprints if counted else (),
+            )  # fmt: skip
         )
         writes.cleared_quarantine.append(path)
         if status == WRITTEN:
             summary.written += 1
-            summary.near_duplicates += any(
-                i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids
-            )
+            summary.near_duplicates += near
         elif status == DUPLICATE:
             summary.duplicates += 1
         else:

@@ -1,0 +1,377 @@
+"""An HTML page's article: trafilatura's main text as blocks, plus the page's metadata."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
+
+from config.settings import ExtractSettings
+from tasks.clean import comparison_form, normalize_text
+from tasks.records import ExtractedArticle, SourceRef
+
+# Options for trafilatura: comments are not the article; tables are (results, figures);
+# the balanced default of precision and recall, because the boilerplate step (tasks/clean.py)
+# removes what trafilatura keeps too much, while nothing brings back what it drops.
+# NOTE: include_links=True changes what trafilatura extracts (a paragraph breaks at a link and
+# loses the space after it), so link density is measured on the page's own elements instead.
+# NOTE: trafilatura's `deduplicate` keeps a module-global LRU cache across documents, which
+# makes one page's output depend on what was extracted before it; cross-page repeats are
+# the boilerplate model's job instead (tasks/clean.py), which is deterministic.
+TRAFILATURA_OPTIONS = {
+    "include_comments": False,
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "include_formatting": False,
+    "favor_precision": False,
+    "favor_recall": False,
+    "deduplicate": False,
+    "with_metadata": True,
+}
+# A short block that is (nearly) all link text is a link to another story, not the story.
+LINK_BLOCK_DENSITY = 0.8
+LINK_BLOCK_MAX_WORDS = 25
+# Continuation containers (an article body split by an ad row into several same-class divs).
+CONTINUATION_MIN_CHARS = 150
+CONTINUATION_MAX_LINK_DENSITY = 0.3
+CONTINUATION_TAGS = ("p", "h2", "h3", "h4")
+SKIPPED_ANCESTORS = frozenset(
+    {"aside", "nav", "footer", "form", "figure", "figcaption", "header", "button", "noscript"}
+)
+PARSER_MAX_DEPTH = 256
+MARKUP_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^<>]*?(/?)>")
+VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+)
+IMPLIED_END_TAGS = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th"})
+HOST_PREFIXES = re.compile(r"^(www\d?|m|mobile|amp)\.")
+LANGUAGE_TAG = re.compile(r"^([a-zA-Z]{2})(?:[-_][a-zA-Z0-9]+)*$")
+LOWER_START = re.compile(r"^[a-zà-öø-ÿ]")
+
+
+def extract_html(
+    html: str, source: SourceRef, group: str, settings: ExtractSettings, url: str | None = None
+) -> ExtractedArticle | None:
+    """The page's article as text blocks and metadata, or None when it has no main text."""
+    tree = parse_html(html, settings.max_html_depth)
+    if tree is None:
+        return None
+    # NOTE: bare_extraction works on a copy when given a tree, so `tree` stays whole for the
+    # language attribute and the continuation search below.
+    document = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+    if document is None or document.body is None:
+        return None
+    blocks = body_blocks(document.body)
+    elements = _match_page_elements(tree, blocks)
+    _mark_link_blocks(blocks, elements)
+    missed = _missed_blocks(tree, blocks, elements)
+    if missed:
+        blocks = _in_page_order(tree, blocks, elements, missed)
+    paragraphs = tuple(text for text in (normalize_text(block.text) for block in _without_link_runs(blocks)) if text)
+    if sum(len(p) for p in paragraphs) < settings.min_text_chars:
+        return None
+
+    page_url = url or document.url
+    published_at = _publication_date(html, page_url) or document.date
+    return ExtractedArticle(
+        source=source,
+        title=normalize_text(document.title) if document.title else None,
+        paragraphs=paragraphs,
+        group=site_group(page_url or document.hostname, document.sitename, group),
+        url=page_url,
+        author=normalize_text(document.author) if document.author else None,
+        site_name=normalize_text(document.sitename) if document.sitename else None,
+        published_at=published_at,
+        published_at_source="html_meta" if published_at else None,
+        language=declared_language(tree),
+    )
+
+
+def parse_html(html: str, max_depth: int) -> HtmlElement | None:
+    """The page's lxml tree (bare fragments wrapped), no deeper than `max_depth`; None if not HTML."""
+    # NOTE: libxml2's HTML parser silently drops everything nested deeper than 256 elements,
+    # so a page that reaches that depth is flattened as markup and parsed again.
+    limit = min(max_depth, PARSER_MAX_DEPTH - 6)
+    tree = _load(html)
+    if tree is not None and _depth(tree) >= limit:
+        tree = _load(flatten_markup(html, limit))
+    return tree
+
+
+def _load(html: str) -> HtmlElement | None:
+    tree = load_html(html)
+    if tree is None or len(tree) == 0:
+        tree = load_html(f"<html><body>{html}</body></html>")
+    return tree
+
+
+def _depth(tree: HtmlElement) -> int:
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(tree, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def flatten_markup(html: str, max_depth: int) -> str:
+    """The markup with every tag opened below `max_depth` (and its closing tag) removed; text stays."""
+    depth = 0
+    pieces: list[str] = []
+    last = 0
+    for tag in MARKUP_TAG.finditer(html):
+        closing, name, self_closing = tag.group(1) == "/", tag.group(2).lower(), tag.group(3) == "/"
+        if name in VOID_TAGS or self_closing or name in IMPLIED_END_TAGS:
+            continue  # they do not nest (or the parser closes them itself)
+        if closing:
+            drop = depth > max_depth
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            drop = depth > max_depth
+        if drop:
+            pieces.append(html[last : tag.start()])
+            pieces.append(" ")
+            last = tag.end()
+    pieces.append(html[last:])
+    return "".join(pieces)
+
+
+@dataclass(slots=True)
+class Block:
+    """One text block of the extracted body: its text, whether it is mostly a link, its page position."""
+
+    text: str
+    is_link: bool = False
+    position: int = -1
+
+
+def body_blocks(body: etree._Element) -> list[Block]:
+    """Paragraphs, headings, list items, quotes and table rows of trafilatura's body, in order."""
+    blocks: list[Block] = []
+    if body.text and body.text.strip():
+        blocks.append(Block(body.text))
+    for element in body:
+        _collect_blocks(element, blocks)
+        if element.tail and element.tail.strip():
+            blocks.append(Block(element.tail))
+    return blocks
+
+
+def _collect_blocks(element: etree._Element, blocks: list[Block]) -> None:
+    tag = element.tag
+    if tag == "list":
+        for item in element.iterchildren("item"):
+            _add_text_blocks(item, blocks)
+    elif tag == "table":
+        for row in element.iter("row"):
+            cells = [" ".join(_text_lines(cell)) for cell in row.iterchildren("cell")]
+            text = " | ".join(cell for cell in cells if cell.strip())
+            if text.strip():
+                blocks.append(Block(text))
+    elif tag == "quote" and any(child.tag in ("p", "list", "head", "quote", "table") for child in element):
+        if element.text and element.text.strip():
+            blocks.append(Block(element.text))
+        for child in element:
+            _collect_blocks(child, blocks)
+            if child.tail and child.tail.strip():
+                blocks.append(Block(child.tail))
+    elif tag != "graphic":
+        _add_text_blocks(element, blocks)
+
+
+def _add_text_blocks(element: etree._Element, blocks: list[Block]) -> None:
+    # Line breaks inside a block split it (sites that build paragraphs with <br><br>), except
+    # where the next line continues a sentence (starts lower-case).
+    lines: list[str] = []
+    for line in _text_lines(element):
+        if lines and LOWER_START.match(line):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    blocks.extend(Block(line) for line in lines)
+
+
+def _text_lines(element: etree._Element) -> list[str]:
+    parts: list[str] = []
+    _append_text(element, parts, top=True)
+    return [line.strip() for line in "".join(parts).split("\n") if line.strip()]
+
+
+def _append_text(element: etree._Element, parts: list[str], top: bool = False) -> None:
+    if element.tag == "lb" or (element.tag in ("list", "item", "p", "head", "quote", "row") and not top):
+        parts.append("\n")
+    if element.text:
+        parts.append(element.text)
+    for child in element:
+        _append_text(child, parts)
+    if not top and element.tail:
+        parts.append(element.tail)
+
+
+MATCHED_TAGS = ("p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "dd", "dt", "blockquote", "figcaption")
+
+
+def _match_page_elements(tree: HtmlElement, blocks: list[Block]) -> dict[str, etree._Element]:
+    """The page element each extracted block came from, by comparison form (first match wins)."""
+    wanted = {comparison_form(block.text) for block in blocks}
+    wanted.discard("")
+    found: dict[str, etree._Element] = {}
+    for element in tree.iter(*MATCHED_TAGS):
+        form = comparison_form(element.text_content())
+        if form in wanted and form not in found:
+            found[form] = element
+    return found
+
+
+def _mark_link_blocks(blocks: list[Block], elements: dict[str, etree._Element]) -> None:
+    # A short block that is (nearly) all link text on the page links to another story.
+    for block in blocks:
+        element = elements.get(comparison_form(block.text))
+        if element is not None and len(block.text.split()) <= LINK_BLOCK_MAX_WORDS:
+            block.is_link = _html_link_density(element) >= LINK_BLOCK_DENSITY
+
+
+def _without_link_runs(blocks: list[Block]) -> list[Block]:
+    # Two or more link lines in a row are a list of other stories; one link line alone may be
+    # the story's own (a petition, a source, an event page) and stays.
+    kept = []
+    for index, block in enumerate(blocks):
+        neighbours = blocks[max(0, index - 1) : index] + blocks[index + 1 : index + 2]
+        if not (block.is_link and any(n.is_link for n in neighbours)):
+            kept.append(block)
+    return kept
+
+
+def _missed_blocks(
+    tree: HtmlElement, blocks: list[Block], elements: dict[str, etree._Element]
+) -> list[tuple[etree._Element, str]]:
+    """Article text trafilatura left out: continuation containers and embedded posts, with their page elements."""
+    paragraphs = [element for element in elements.values() if element.tag == "p" and element.getparent() is not None]
+    if not paragraphs:
+        return []
+    container, _ = Counter(p.getparent() for p in paragraphs).most_common(1)[0]
+    extracted = {comparison_form(block.text) for block in blocks}
+    missed = _continuations(tree, container, extracted) + _embedded_posts(
+        _article_region(paragraphs, container), extracted
+    )
+    return missed
+
+
+def _continuations(
+    tree: HtmlElement, container: etree._Element, extracted: set[str]
+) -> list[tuple[etree._Element, str]]:
+    # An article body split into several same-class containers (an ad row between them)
+    # comes out of trafilatura as its first container only; the others are added back when
+    # they hold prose rather than links.
+    css_class = (container.get("class") or "").strip()
+    if not css_class:
+        return []
+    added: list[tuple[etree._Element, str]] = []
+    for other in tree.iter(container.tag):
+        if other is container or (other.get("class") or "").strip() != css_class or _related(other, container):
+            continue
+        texts = [
+            (element, normalize_text(element.text_content()))
+            for element in other.iter(*CONTINUATION_TAGS)
+            if not any(ancestor.tag in SKIPPED_ANCESTORS for ancestor in element.iterancestors())
+        ]
+        fresh = [(element, text) for element, text in texts if text and comparison_form(text) not in extracted]
+        if (
+            sum(len(text) for _, text in fresh) >= CONTINUATION_MIN_CHARS
+            and _html_link_density(other) <= CONTINUATION_MAX_LINK_DENSITY
+        ):
+            added.extend(fresh)
+    return added
+
+
+def _article_region(paragraphs: list[etree._Element], container: etree._Element) -> etree._Element:
+    """The closest element holding all matched paragraphs, or the main container if that is the whole page."""
+    common = None
+    for paragraph in paragraphs:
+        ancestors = list(paragraph.iterancestors())
+        common = ancestors if common is None else [a for a in ancestors if any(a is c for c in common)]
+    region = common[0] if common else container
+    return container if region.tag in ("body", "html") else region
+
+
+def _embedded_posts(region: etree._Element, extracted: set[str]) -> list[tuple[etree._Element, str]]:
+    # Embedded tweets are quoted in the story (trafilatura drops them): their text and the
+    # "— Name (@handle) date" line after it.
+    added: list[tuple[etree._Element, str]] = []
+    for post in region.iter("blockquote"):
+        if "twitter-tweet" not in (post.get("class") or ""):
+            continue
+        parts = [(p, normalize_text(p.text_content())) for p in post.iter("p")]
+        attribution = normalize_text(post.text_content())
+        for _, text in parts:
+            attribution = attribution.replace(text, "", 1)
+        last = parts[-1][0] if parts else post
+        for element, text in [*parts, (last, normalize_text(attribution))]:
+            if text and comparison_form(text) not in extracted:
+                added.append((element, text))
+    return added
+
+
+def _related(element: etree._Element, other: etree._Element) -> bool:
+    return any(a is other for a in element.iterancestors()) or any(a is element for a in other.iterancestors())
+
+
+def _html_link_density(element: etree._Element) -> float:
+    total = len(element.text_content().strip())
+    if total == 0:
+        return 1.0
+    return sum(len(a.text_content().strip()) for a in element.iter("a")) / total
+
+
+def _in_page_order(
+    tree: HtmlElement, blocks: list[Block], elements: dict[str, etree._Element], added: list[tuple[etree._Element, str]]
+) -> list[Block]:
+    position = {element: index for index, element in enumerate(tree.iter())}
+    ordered: list[Block] = []
+    last = -1
+    for block in blocks:
+        element = elements.get(comparison_form(block.text))
+        last = position[element] if element is not None else last
+        ordered.append(Block(block.text, block.is_link, last))
+    ordered.extend(Block(text, False, position[element]) for element, text in added)
+    # NOTE: sorted() is stable, so blocks sharing a position keep their order (a tweet's text,
+    # then its attribution line).
+    return sorted(ordered, key=lambda block: block.position)
+
+
+def site_group(page_url: str | None, site_name: str | None, folder_group: str) -> str:
+    """Where boilerplate is learned: "site:<host>" (no www./m./amp.), else "site:<site name>", else the folder."""
+    host = urlsplit(page_url if "//" in page_url else f"//{page_url}").hostname if page_url else None
+    if host and "." in host:
+        return "site:" + HOST_PREFIXES.sub("", host.lower().rstrip("."))
+    name = "-".join(comparison_form(site_name).split()) if site_name else ""
+    return f"site:{name}" if name else folder_group
+
+
+def declared_language(tree: HtmlElement) -> str | None:
+    """ISO 639-1 code of <html lang> (or xml:lang, or a content-language meta), if declared."""
+    root = tree.getroottree().getroot()
+    candidates = [root.get("lang"), root.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    candidates += tree.xpath(
+        "//meta[translate(@http-equiv,'CONTENT-LANGUAGE','content-language')='content-language']/@content"
+    )
+    for value in candidates:
+        match = LANGUAGE_TAG.match((value or "").strip().split(",")[0].strip())
+        if match:
+            return match.group(1).lower()
+    return None
+
+
+def _publication_date(html: str, url: str | None) -> str | None:
+    try:
+        from tasks.pubdate import publication_date_from_html
+    except ImportError:  # the pubdate step is optional; trafilatura's own date is the fallback
+        return None
+    return publication_date_from_html(html, url)

@@ -1,0 +1,340 @@
+"""Normalisation, fingerprints, ids and boilerplate removal (tasks/clean.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from config.settings import CleanSettings
+from tasks.clean import (
+    BoilerplateModel,
+    GroupCounts,
+    article_fingerprints,
+    article_id,
+    boilerplate_reason,
+    clean_title,
+    learn_boilerplate,
+    line_fingerprint,
+    normalize_text,
+    strip_boilerplate,
+)
+from tasks.records import ExtractedArticle, SourceRef
+
+FIXTURES = Path(__file__).parent / "fixtures" / "clean"
+CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
+SEED = CORPORA / "seed" / "000_5e6e1551d8ebd9d7.txt"
+SETTINGS = CleanSettings(min_group_files=4, repeat_ratio=0.3, min_repeat_files=3)
+EMPTY_MODEL = BoilerplateModel()
+
+
+def text_article(path: Path, group: str = "folder:test") -> ExtractedArticle:
+    """A plain-text fixture: headline on the first line, paragraphs separated by blank lines."""
+    title, _, rest = normalize_text(path.read_text(encoding="utf-8")).partition("\n")
+    paragraphs = tuple(p.strip() for p in re.split(r"\n\s*\n", rest) if p.strip())
+    return article(title, paragraphs, group, path=str(path))
+
+
+def article(
+    title: str, paragraphs: tuple[str, ...] | list[str], group: str = "folder:test", path: str = "a.txt", **fields
+) -> ExtractedArticle:
+    source = SourceRef(path=path, sha256="0" * 64, format="text", size=1, modified="2024-01-01T00:00:00Z")
+    return ExtractedArticle(source=source, title=title, paragraphs=tuple(paragraphs), group=group, **fields)
+
+
+# --- normalize_text ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Cafe\u0301 society", "Café society"),  # NFC: e + combining acute -> é
+        ("Russia\u2019s far east", "Russia's far east"),
+        ("South Korea\u2018s minister", "South Korea's minister"),
+        ("\u201cfar-reaching plan\u201d", "\u201cfar-reaching plan\u201d"),  # curly double quotes stay
+        ("two\u00a0words\tand\u2009more   spaces", "two words and more spaces"),
+        ("zero\u200bwidth\u00ad soft\ufeff", "zerowidth soft"),
+        ("  line one  \r\nline two\r\n\r\n\r\n\r\nline three \n", "line one\nline two\n\nline three"),
+        ("bell\x07 and null\x00", "bell and null"),
+    ],
+)
+def test_normalize_text(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+
+
+def test_normalize_text_is_idempotent() -> None:
+    text = "  A\u00a0“quote”\u2019s  end \n\n\n next "
+    assert normalize_text(normalize_text(text)) == normalize_text(text)
+
+
+# --- fingerprints and ids ------------------------------------------------------------------
+
+
+def test_line_fingerprint_ignores_case_punctuation_and_numbers() -> None:
+    assert line_fingerprint("© 2023 Lowland Courier. All rights reserved.") == line_fingerprint(
+        "© 2024 LOWLAND courier - all rights reserved"
+    )
+    assert line_fingerprint("Sign up now") != line_fingerprint("Sign up later")
+    assert line_fingerprint("*** | ---") == ""
+
+
+def test_article_fingerprints_are_the_distinct_blocks() -> None:
+    fingerprints = article_fingerprints(article("t", ["One block.", "one block", "Another block.", "•"]))
+    assert fingerprints == {line_fingerprint("One block."), line_fingerprint("Another block.")}
+
+
+def test_article_id_is_stable_and_follows_the_text() -> None:
+    first = article_id("Bridge closes", "First paragraph.\n\nSecond paragraph.")
+    assert first == article_id("Bridge closes", "First paragraph.\n\nSecond paragraph.")
+    assert first == article_id(
+        " Bridge  closes", "First paragraph.\n\n\nSecond\u00a0paragraph. "
+    )  # same canonical text
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != article_id("Bridge closes", "First paragraph.\n\nSecond paragraph!")
+    assert first != article_id("Bridge closed", "First paragraph.\n\nSecond paragraph.")
+    # Golden value: ids are Elasticsearch _ids, so the scheme must not drift between versions.
+    assert article_id("Title", "Body") == GOLDEN_ID
+
+
+GOLDEN_ID = "45777c14d90fa79dc6ce71ceb6f81cce"  # sha256("Title\n\nBody")[:32]
+
+
+# --- the seed article ----------------------------------------------------------------------
+
+SEED_AD_LINES = ("Amazon Prime logo", "Access unlimited streaming", "Sign up now for a 30-day free trial", "Sign up")
+
+
+def test_seed_ad_block_goes_and_every_real_paragraph_stays() -> None:
+    if not SEED.exists():
+        pytest.skip(f"{SEED} missing")
+    seed = text_article(SEED, "folder:seed")
+    cleaned = strip_boilerplate(seed, learn_boilerplate([seed], SETTINGS), SETTINGS)
+    assert cleaned is not None
+    ads = [p for p in seed.paragraphs if p.startswith(SEED_AD_LINES)]
+    real = [p for p in seed.paragraphs if not p.startswith(SEED_AD_LINES)]
+    assert len(ads) == 8 and len(real) > 20
+    assert not set(ads) & set(cleaned.paragraphs)
+    assert cleaned.paragraphs == real  # all of them, in order, subheading and closing line included
+    assert cleaned.removed_paragraphs == 8
+
+
+# --- boilerplate removal -------------------------------------------------------------------
+
+
+def test_ad_slot_shown_twice_goes_everywhere_but_a_repeated_question_stays() -> None:
+    story = text_article(FIXTURES / "ad_slot_twice.txt")
+    cleaned = strip_boilerplate(story, EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None
+    for line in (
+        "Harbourline Outdoor",
+        "Waterproof jackets for every season, made on the coast",
+        "Shop the autumn range",
+    ):
+        assert line not in cleaned.paragraphs
+    assert cleaned.paragraphs.count("What happens next?") == 2
+    assert cleaned.paragraphs[-1] == "The trust will publish its findings in a short report before Christmas."
+    assert cleaned.removed_paragraphs == 6
+
+
+def test_repeated_paragraphs_keep_their_first_copy() -> None:
+    paragraphs = [
+        "The council met on Monday and agreed to widen the bridge over the river next year.",
+        "Work will start in March, the council said.",
+        "The council met on Monday and agreed to widen the bridge over the river next year.",
+        "Work will start in March, the council said.",
+    ]
+    cleaned = strip_boilerplate(article("Bridge", paragraphs), EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None and cleaned.paragraphs == paragraphs[:2]
+
+
+def test_pull_quote_repeating_a_paragraph_goes() -> None:
+    paragraphs = [
+        'The mayor said the decision was final. "We cannot keep paying for a bridge nobody uses,"'
+        " she told the meeting.",
+        "We cannot keep paying for a bridge nobody uses",
+        "The bridge will close in May.",
+    ]
+    cleaned = strip_boilerplate(article("Bridge", paragraphs), EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None and cleaned.paragraphs == [paragraphs[0], paragraphs[2]]
+
+
+def test_footer_shared_by_a_folder_is_learned_and_removed() -> None:
+    folder = [text_article(path, "folder:lowland") for path in sorted((FIXTURES / "shared_footer").glob("*.txt"))]
+    assert len(folder) == 5
+    model = learn_boilerplate(folder, SETTINGS)
+    for story in folder:
+        cleaned = strip_boilerplate(story, model, SETTINGS)
+        assert cleaned is not None
+        body = cleaned.body
+        for boilerplate in ("Listen to this story", "Morning Edition", "The day's local news", "owned by its readers"):
+            assert boilerplate not in body
+        # the story's own lines stay, the credit line too although every file has it
+        assert cleaned.paragraphs[-1] == "Additional reporting by Sam Okafor"
+        assert len(cleaned.paragraphs) == 4
+
+
+def test_nothing_is_learned_from_a_group_too_small() -> None:
+    folder = [text_article(path, "folder:lowland") for path in sorted((FIXTURES / "shared_footer").glob("*.txt"))[:3]]
+    model = learn_boilerplate(folder, SETTINGS)
+    cleaned = strip_boilerplate(folder[0], model, SETTINGS)
+    assert cleaned is not None and "Morning Edition" in cleaned.paragraphs
+
+
+def test_versions_of_one_story_do_not_make_it_boilerplate() -> None:
+    story = [
+        "The old stone bridge over the river will close to traffic for seven days from Monday for repairs.",
+        "Buses will divert through the industrial estate, adding around ten minutes to every journey in town.",
+        "Pedestrians and cyclists will still be able to cross on a temporary walkway on the northern side.",
+    ]
+    updated = [*story, "Update: the council now says the work may take a second week if the weather is bad."]
+    other = ["A different story about the allotment society, which has won its long fight to keep the land."]
+    folder = [
+        article("Bridge", story, path="1"),
+        article("Bridge", story, path="2"),
+        article("Bridge", updated, path="3"),
+        article("Bridge", updated, path="4"),
+        article("Allotments", other, path="5"),
+    ]
+    model = learn_boilerplate(folder, SETTINGS)
+    assert model.groups["folder:test"].articles == 2
+    cleaned = strip_boilerplate(folder[2], model, SETTINGS)
+    assert cleaned is not None and cleaned.paragraphs == updated
+
+
+def test_counts_merge_with_counts_from_earlier_runs() -> None:
+    footer = "The Lowland Courier is owned by its readers through the Lowland Media Cooperative."
+    tonight = [
+        article(
+            f"Story {n}",
+            [f"Story number {word} is about something else entirely, told in one long paragraph.", footer],
+            path=str(n),
+        )
+        for n, word in enumerate(("one", "two"))
+    ]
+    earlier = [
+        article(
+            f"Old {n}",
+            [f"An older story, number {word}, about other things that happened in the town.", footer],
+            path=f"old{n}",
+        )
+        for n, word in enumerate(("three", "four"))
+    ]
+    model_tonight = learn_boilerplate(tonight, SETTINGS)
+    assert not model_tonight.is_boilerplate("folder:test", line_fingerprint(footer), SETTINGS)
+
+    persisted = learn_boilerplate(earlier, SETTINGS).to_counts()
+    merged = model_tonight.merge(persisted)
+    assert merged.groups["folder:test"] == GroupCounts(4, merged.groups["folder:test"].fingerprints)
+    assert merged.stories_with("folder:test", line_fingerprint(footer)) == 4
+    assert merged.is_boilerplate("folder:test", line_fingerprint(footer), SETTINGS)
+    assert BoilerplateModel.from_counts(merged.to_counts()) == merged
+    cleaned = strip_boilerplate(tonight[0], merged, SETTINGS)
+    assert cleaned is not None and footer not in cleaned.paragraphs
+
+
+def test_real_subheading_short_closing_line_stay_and_caption_goes() -> None:
+    story = text_article(FIXTURES / "subheading_and_credit.txt")
+    cleaned = strip_boilerplate(story, EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None
+    assert "Students welcome the change" in cleaned.paragraphs
+    assert "Library staff said they would review the new hours in the spring." in cleaned.paragraphs
+    assert cleaned.paragraphs[-1] == "Additional reporting by Sam Okafor"
+    assert "Photo: Town council archive" not in cleaned.paragraphs
+    assert cleaned.removed_paragraphs == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Photo: Reuters",
+        "The minister arrives at the summit in Vladivostok. (Getty Images)",
+        "Image credit: NASA/JPL",
+        "Protesters outside the court. REUTERS/Jane Doe",
+        "Advertisement",
+        "Story continues below advertisement",
+        "Sign up now for a 30-day free trial",
+        "Sign up",
+        "Click here to read the full report",
+        "Share this article",
+        "Facebook Twitter Email",
+        "Follow us on Twitter and Instagram for the latest news.",
+        "Get the best stories delivered to your inbox every morning.",
+        "Read more: Storm leaves thousands without power",
+        "© 2023 Riverside Post Media",
+        "Copyright 2024 The Lowland Courier. All rights reserved.",
+        "Amazon Prime logo",
+        "Have a tip? Email the newsroom.",
+    ],
+)
+def test_pattern_lines_are_boilerplate(line: str) -> None:
+    assert boilerplate_reason(line) is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Two leaders agreed to meet again for talks on their military cooperation",
+        "Additional reporting by agencies",
+        "Reporting by Greg Roumeliotis; editing by Martin Howell",
+        "Shares of Getty Images rose 4% after the company reported higher licensing revenue for the quarter, "
+        "beating analysts' forecasts for the third time this year.",
+        "Readers who subscribe to the print edition will see the new layout from next week.",
+        "The club said fans could sign up for the waiting list from Monday.",
+        "What happens next?",
+    ],
+)
+def test_story_lines_are_not_boilerplate(line: str) -> None:
+    assert boilerplate_reason(line) is None
+
+
+def test_most_read_list_goes_when_its_headlines_recur() -> None:
+    headlines = [
+        "Storm leaves thousands without power",
+        "Harbour authority appoints engineer",
+        "Islanders call for new route",
+    ]
+    story_lines = [f"Story {word} paragraph with enough words to be a real sentence of the article." for word in "abcd"]
+    folder = [
+        article(f"S{n}", [story_lines[n], "Most read", *headlines[n % 3 :], *headlines[: n % 3]], path=str(n))
+        for n in range(4)
+    ]
+    model = learn_boilerplate(folder, SETTINGS)
+    cleaned = strip_boilerplate(folder[0], model, SETTINGS)
+    assert cleaned is not None and cleaned.paragraphs == [story_lines[0]]
+
+
+def test_nothing_left_is_none() -> None:
+    assert strip_boilerplate(article("Ad", ["Advertisement", "Sign up"]), EMPTY_MODEL, SETTINGS) is None
+
+
+def test_clean_article_fields_and_title_without_site_suffix() -> None:
+    story = article(
+        "Ferry service resumes | The Riverside Post",
+        ["Ferry service resumes", "The ferry carried its first passengers in nine days.", "Advertisement"],
+        site_name="The Riverside Post",
+        url="https://www.riversidepost.example/news/ferry",
+        language="en",
+    )
+    cleaned = strip_boilerplate(story, EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None
+    assert cleaned.title == "Ferry service resumes"
+    assert cleaned.body == "The ferry carried its first passengers in nine days."  # headline repeat and ad removed
+    assert cleaned.removed_paragraphs == 2
+    assert cleaned.id == article_id(cleaned.title, cleaned.body)
+    assert (cleaned.language, cleaned.url, cleaned.source) == ("en", story.url, story.source)
+
+
+@pytest.mark.parametrize(
+    ("title", "site_name", "url", "expected"),
+    [
+        ("Ferry resumes - BBC News", "BBC News", None, "Ferry resumes"),
+        ("TechCrunch | New York investigates WeWork", "TechCrunch", None, "New York investigates WeWork"),
+        ("Ferry resumes – The Riverside Post", None, "https://riversidepost.example/x", "Ferry resumes"),
+        ("Ferry resumes | Travel", "The Riverside Post", None, "Ferry resumes | Travel"),
+        ("Kim: the summit - a review", None, None, "Kim: the summit - a review"),
+    ],
+)
+def test_clean_title(title: str, site_name: str | None, url: str | None, expected: str) -> None:
+    assert clean_title(title, site_name, url) == expected
