@@ -12,11 +12,11 @@ from prefect.runtime import flow_run
 from config.settings import Settings, load_settings
 from flows.report import publish_progress, publish_summary, start_progress
 from tasks.clean import clean_batch_task
-from tasks.dedupe import dedupe_batch_task
+from tasks.reconcile import dedupe_batch_task
 from tasks.discover import discover_task
-from tasks.enrich import NerWorkers, enrich_batch_task
+from tasks.enrich import NerSession, enrich_batch_task
 from tasks.extract import extract_batch_task
-from tasks.index import ElasticsearchStore, index_batch_task, open_store_task, remove_deleted_task
+from tasks.index import ElasticsearchStore, index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
 from tasks.records import RunSummary
 from tasks.source_state import plan_run_task
 from tasks.store import ArticleStore, MemoryStore, write_process_output_task
@@ -55,9 +55,10 @@ def run_pipeline(roots: list[str], settings: Settings, store: ArticleStore, forc
     started = time.monotonic()
     summary = RunSummary()
     found = discover_task(roots, settings.discover, summary)
+    record_quarantine_task(found.quarantined, store, summary)
     plan = plan_run_task(found, store, roots, force, since, summary)
     progress = start_progress(len(plan.to_read))
-    with NerWorkers(settings.enrich) as ner:
+    with NerSession(settings.enrich) as ner:
         for start in range(0, len(plan.to_read), settings.flow.batch_size):
             batch = plan.to_read[start : start + settings.flow.batch_size]
             extracted = extract_batch_task(batch, settings.extract, summary)

@@ -620,3 +620,12 @@ def switch_alias(client: Elasticsearch, es: ElasticsearchSettings, old: str | No
     if old:
         actions.insert(0, {"remove": {"index": old, "alias": es.index}})
     with_retries(lambda: client.indices.update_aliases(actions=actions), es, "switch alias")
+
+
+@task(name="record-quarantine", cache_policy=NONE)
+def record_quarantine_task(records: Sequence[Quarantine], store: ArticleStore, summary: RunSummary) -> None:
+    """Files refused by discovery (too large, links out of the roots or in loops): recorded, counted."""
+    for record in records:
+        summary.count_quarantine(record.reason)
+    if records:
+        store.write_states(StateWrites(quarantine=list(records)))

@@ -7,6 +7,7 @@ batch is counted. Pure: the caller fetches the stored articles and applies the p
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from tasks.dedupe import (
     resolve_clusters,
     sketch_body,
 )
+from tasks.pubdate import resolve_publication_date
 from tasks.records import CleanArticle, CleanedBatch, RunSummary, SourceRef
 from tasks.source_state import DUPLICATE, UNCHANGED, WRITTEN, SourceState
 
@@ -162,7 +164,14 @@ def deduplicate_batch(
     stored = store.stored_articles(ids_to_fetch(cleaned.articles, previous))
     plan = reconcile_batch(cleaned.articles, read_paths, previous, stored)
     sketches = {group.id: sketch_body(group.representative.body, settings) for group in plan.new_groups}
-    new = [candidate_from_article(group.representative, sketches[group.id]) for group in plan.new_groups]
+    # The date clustering orders by must be the one the document will hold (the mtime fallback included).
+    new = [
+        dataclasses.replace(
+            candidate_from_article(group.representative, sketches[group.id]),
+            published_at=resolve_publication_date(group.representative)[0],
+        )
+        for group in plan.new_groups
+    ]
     removed = [stored[article_id] for article_id in plan.orphaned]
     assignments = cluster_changes(new, sketches.values(), removed, store, settings)
     return DedupedBatch(cleaned, plan, stored, sketches, assignments)
