@@ -15,6 +15,9 @@ from tasks.errors import NewsetlError
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    if os.environ.get("PREFECT_API_URL", None) == "":
+        # NOTE: an empty PREFECT_API_URL is not "unset" for Prefect: its event worker fails on it.
+        del os.environ["PREFECT_API_URL"]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
@@ -175,23 +178,22 @@ def process_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def quiet_prefect_tracebacks() -> None:
-    """Prefect logs a failing task's traceback; for our own errors the one-line reason is enough."""
+    """Prefect logs a failing task's traceback; for newsetl's own errors the one-line reason is enough."""
     import logging
 
-    class DropOwnTracebacks(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            if record.exc_info and isinstance(record.exc_info[1], NewsetlError):
-                record.msg = f"{record.getMessage().splitlines()[0]} {record.exc_info[1]}"
-                record.args = ()
-                record.exc_info = None
-                record.exc_text = None
-            return True
+    make_record = logging.getLogRecordFactory()
 
-    import prefect.logging  # noqa: F401 - configures Prefect's handlers
+    def record_without_own_traceback(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if record.exc_info and isinstance(record.exc_info[1], NewsetlError):
+            record.msg = f"{record.getMessage().splitlines()[0]}"
+            record.args = ()
+            record.exc_info = None
+        return record
 
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
-            handler.addFilter(DropOwnTracebacks())
+    logging.setLogRecordFactory(record_without_own_traceback)
+    # Our retry loop says what failed and when it retries; the transport's own warnings repeat it.
+    logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
 
 # --- newsetl search -----------------------------------------------------------------------------

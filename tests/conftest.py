@@ -58,9 +58,79 @@ def es_settings(es_node: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("NEWSETL_ES_RETRY_BACKOFF_SECONDS", str(es_node.es.retry_backoff_seconds))
     monkeypatch.setenv("NEWSETL_LOCAL_ES_HOME", es_node.local_es.home)
     yield replace(es_node, es=replace(es_node.es, index=alias))
+    delete_indices(es_node, alias)
     from tasks.index import connect
 
     client = connect(es_node.es)
-    client.options(ignore_status=404).indices.delete(index=f"{alias}-*")
     client.options(ignore_status=404).indices.delete_index_template(name=alias)
     client.close()
+
+
+def delete_indices(settings: Settings, alias: str) -> None:
+    """Delete every index of an alias (wildcard deletes are refused by default since 8.0)."""
+    from tasks.index import connect
+
+    client = connect(settings.es)
+    names = list(client.indices.get(index=f"{alias}-*", allow_no_indices=True, expand_wildcards="all").body)
+    if names:
+        client.indices.delete(index=",".join(names))
+    client.close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real `prefect server start` (SQLite in a temporary PREFECT_HOME, UI included) for the session."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_UI_API_URL=url,
+    )
+    log = open(home / "server.log", "wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/health", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield url
+    if previous is None:
+        os.environ.pop("PREFECT_API_URL", None)
+    else:
+        os.environ["PREFECT_API_URL"] = previous
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
