@@ -302,6 +302,12 @@ def log_tail(layout: NodeLayout, lines: int = LOG_TAIL_LINES) -> str:
 
 def status(es: ElasticsearchSettings, local: LocalElasticsearchSettings) -> NodeStatus:
     """Whether the local node runs, and what the URL answers."""
+    try:
+        remote = remote_status(es)
+    except LocalNodeError as error:
+        return NodeStatus(running=False, pid=None, health=None, version=None, url=es.url, detail=str(error))
+    if remote is not None:
+        return remote
     layout = node_layout(es, local)
     pid = read_pid(layout)
     health, product = cluster_health(layout.url)
@@ -314,8 +320,33 @@ def status(es: ElasticsearchSettings, local: LocalElasticsearchSettings) -> Node
     return NodeStatus(running=pid is not None, pid=pid, health=health, version=version, url=layout.url, detail=detail)
 
 
+def remote_status(es: ElasticsearchSettings) -> NodeStatus | None:
+    """The status of a cluster that is not ours (NEWSETL_ES_URL elsewhere), asked with its credentials."""
+    host = urlsplit(es.url).hostname or ""
+    if urlsplit(es.url).scheme == "http" and host in {"127.0.0.1", "localhost"}:
+        return None
+    from tasks.index import connect
+
+    client = connect(es)
+    try:
+        health = client.options(request_timeout=5).cluster.health()["status"]
+        version = client.options(request_timeout=5).nodes.info(node_id="_local", metric="_none")
+        number = next(iter(version["nodes"].values()))["version"] if version.get("nodes") else None
+        return NodeStatus(running=False, pid=None, health=health, version=number, url=es.url, detail="an existing cluster")
+    except Exception as error:  # noqa: BLE001 - any failure means: not answering
+        raise LocalNodeError(
+            f"NEWSETL_ES_URL={es.url} does not answer ({type(error).__name__}); the local node only runs on "
+            "http://127.0.0.1 (unset NEWSETL_ES_URL to use it)"
+        ) from None
+    finally:
+        client.close()
+
+
 def start(es: ElasticsearchSettings, local: LocalElasticsearchSettings) -> NodeStatus:
-    """Start the local node and return once it is at least yellow; a no-op when it already runs."""
+    """Start the local node and return once it is at least yellow; a no-op when one already answers."""
+    remote = remote_status(es)
+    if remote is not None:
+        return remote
     layout = node_layout(es, local)
     health, product = cluster_health(layout.url)
     if health in {"green", "yellow"}:
@@ -356,6 +387,8 @@ def start(es: ElasticsearchSettings, local: LocalElasticsearchSettings) -> NodeS
 
 def stop(es: ElasticsearchSettings, local: LocalElasticsearchSettings, timeout: float = 30.0) -> bool:
     """Stop the local node (SIGTERM, then SIGKILL after timeout); False when it was not running."""
+    if urlsplit(es.url).hostname not in {"127.0.0.1", "localhost"}:
+        raise LocalNodeError(f"NEWSETL_ES_URL={es.url} is not the local node; newsetl does not stop other clusters")
     layout = node_layout(es, local)
     pid = read_pid(layout)
     if pid is None:
