@@ -3,9 +3,12 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
 
-.PHONY: setup demo test test-fast eval bench es-start es-stop clean
+.PHONY: setup demo test browser eval bench es-start es-stop clean
 
+## setup: .venv with newsetl, its dependencies and the spaCy model (idempotent)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -15,19 +18,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+## demo: a local Elasticsearch (unless one answers), the sample articles ingested, a search
 demo: setup
 	$(BIN)/newsetl es start
 	$(BIN)/newsetl run samples/articles
 	$(BIN)/newsetl search "central bank"
 
-test: setup
+## test: the whole suite; the tests start their own Elasticsearch node and Prefect server
+test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## browser: Debian's Chromium for the UI test (Playwright drives it; no browser download)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+## eval: the quality evaluations (extraction, deduplication, enrichment)
 eval: setup
 	$(BIN)/python -m evals.extraction
 	$(BIN)/python -m evals.dedupe
 	$(BIN)/python -m evals.enrichment
 
+## bench: the performance benchmark against the local node
 bench: setup
 	$(BIN)/newsetl bench
 
@@ -38,4 +52,5 @@ es-stop: setup
 	$(BIN)/newsetl es stop
 
 clean:
-	rm -rf $(VENV) .newsetl localnode/target
+	-$(BIN)/newsetl es stop
+	rm -rf $(VENV) .newsetl localnode/target test-artifacts

@@ -35,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsetl", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="newsetl",
+        description="Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index.",
+        epilog="Settings: config/settings.toml, overridden by NEWSETL_* environment variables (see README).",
+    )
     commands = parser.add_subparsers(metavar="COMMAND")
 
     es = commands.add_parser("es", help="the local single-node Elasticsearch (no Docker)")
@@ -79,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     kibana_import = kibana_commands.add_parser("import", help="import the data views, saved search and dashboard into KIBANA_URL")
     kibana_import.add_argument("--json", action="store_true", help="print one JSON object")
     kibana_import.set_defaults(handler=kibana_import_command)
+
+    bench = commands.add_parser("bench", help="the performance benchmark (against the local node)")
+    bench.add_argument("--articles", type=int, help="articles in the generated corpus (default: [bench] articles)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(handler=bench_command)
 
     serve = commands.add_parser("serve", help="register the nightly/manual/rebuild deployments with Prefect and run them")
     serve.set_defaults(handler=serve_command)
@@ -255,6 +264,18 @@ def kibana_import_command(args: argparse.Namespace, settings: Settings) -> int:
 
     result = import_saved_objects(settings.kibana, settings.es.index)
     emit(result.as_dict(), args.json, lambda _: result.summary())
+    return 0
+
+
+# --- newsetl bench ------------------------------------------------------------------------------
+
+
+def bench_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl.bench import render_benchmark, run_benchmark
+
+    quiet_prefect_tracebacks()
+    result = run_benchmark(settings, articles=args.articles)
+    emit(result, args.json, render_benchmark)
     return 0
 
 
