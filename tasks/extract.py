@@ -39,6 +39,7 @@ from tasks.records import (
     CHANGED_WHILE_READ,
     DECODE_ERROR,
     EMPTY,
+    EXTRACT_ERROR,
     NO_TEXT,
     TOO_DEEP,
     TOO_LARGE,
@@ -393,12 +394,12 @@ def source_ref(raw: RawInput, record: str | None = None) -> SourceRef:
 
 
 def folder_group(source: SourceFile) -> str:
-    """Boilerplate group of a file without a known site: its folder, named from the root's name down."""
-    if source.path == source.root:
-        return "folder:" + (os.path.basename(os.path.dirname(source.path)) or "/")
-    relative_folder = os.path.dirname(source.relative_path)
-    root_name = os.path.basename(source.root.rstrip("/")) or "/"
-    return "folder:" + (f"{root_name}/{relative_folder}" if relative_folder else root_name)
+    """Boilerplate group of a file without a known site: its folder's absolute path.
+
+    Absolute, not relative to the root: a nightly run over /news and a manual one over
+    /news/sport must count the same folder's blocks together across runs.
+    """
+    return "folder:" + (os.path.dirname(source.path) or "/")
 
 
 def _text_length(paragraphs: Iterable[str]) -> int:
@@ -1119,9 +1120,6 @@ def _warc_html(record: Any, limit: int) -> tuple[bytes, str | None] | Problem | 
 
 # ---------------------------------------------------------------------------------------------
 # The extraction step of a batch
-
-EXTRACT_ERROR = "extract_error"
-
 
 def extract_batch(files: Sequence[SourceFile], settings: ExtractSettings) -> ExtractedBatch:
     """Read and extract every file of a batch; a file that gives no article ends in quarantine."""

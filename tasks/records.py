@@ -20,6 +20,7 @@ OUTSIDE_ROOT = "outside_root"
 SYMLINK_LOOP = "symlink_loop"
 TOO_DEEP = "too_deep"
 INDEX_REJECTED = "index_rejected"
+EXTRACT_ERROR = "extract_error"  # an unexpected failure of a reader on one file
 
 
 @dataclass(frozen=True, slots=True)

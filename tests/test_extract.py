@@ -92,7 +92,7 @@ def test_extract_articles_is_pure_over_raw_input() -> None:
     raw = RawInput(SourceFile("/data/news/bbc/a.txt", "/data/news", 99, 0.0), "ab" * 32, f"Title\n\n{STORY}".encode(), "text", False)
     (article,) = articles_of(extract_articles(raw, SETTINGS))
     assert article.source == SourceRef("/data/news/bbc/a.txt", "ab" * 32, "text", 99, "1970-01-01T00:00:00Z", None)
-    assert article.title == "Title" and article.paragraphs == (STORY,) and article.group == "folder:news/bbc"
+    assert article.title == "Title" and article.paragraphs == (STORY,) and article.group == "folder:/data/news/bbc"
     unknown = RawInput(raw.source, raw.sha256, raw.data, "pdf", False)
     assert extract_articles(unknown, SETTINGS) == Quarantine("/data/news/bbc/a.txt", UNSUPPORTED, "no reader for format 'pdf'")
 
@@ -110,7 +110,7 @@ def test_seed_article_title_is_its_first_line_and_paragraphs_split_on_blank_line
     assert article.paragraphs[0].startswith("Russian president")
     assert article.published_at is None
     assert article.source.format == "text" and article.source.sha256 == hashlib.sha256(SEED.read_bytes()).hexdigest()
-    assert article.source.modified.endswith("Z") and article.group == "folder:seed"
+    assert article.source.modified.endswith("Z") and article.group == "folder:" + str(SEED.parent)
 
 
 def test_text_article_with_dateline_hard_wraps_and_a_list() -> None:
@@ -125,7 +125,7 @@ def test_text_article_with_dateline_hard_wraps_and_a_list() -> None:
         "- visitors come for the view from its end",
         "- the lifeboat launches from its slipway",
     )
-    assert article.group == "folder:fixtures/extract"
+    assert article.group == "folder:" + str(FIXTURES)
 
 
 def test_markdown_article_loses_its_markup() -> None:
@@ -219,7 +219,7 @@ def test_jsonl_keeps_good_lines_and_reports_bad_ones() -> None:
     assert second.author == "Li Wei, Sam Okafor" and second.published_at == "2024-05-04T09:00:00Z"
     assert third.paragraphs[0].startswith("The covered market hall reopened")  # from content_html
     assert [(q.reason, q.detail.split(":")[0]) for q in outcome.problems] == [(BAD_JSON, "line 2"), (NO_TEXT, "line 4")]
-    assert all(a.source.format == "jsonl" and a.group == "folder:extract" for a in outcome.articles)
+    assert all(a.source.format == "jsonl" and a.group == "folder:" + str(FIXTURES) for a in outcome.articles)
 
 
 def test_jsonl_with_every_line_bad_is_quarantined(tmp_path: Path) -> None:
@@ -293,7 +293,7 @@ def test_html_is_decoded_by_its_declared_charset_and_handed_to_the_extractor(tmp
     source = write(tmp_path, "page.html", page.encode("cp1252"))
     (article,) = articles_of(extract_file(source, SETTINGS, html_extractor=stub_extractor))
     assert "rapport é" in article.paragraphs[0]
-    assert article.source.format == "html" and article.group == "folder:" + tmp_path.name
+    assert article.source.format == "html" and article.group == "folder:" + str(tmp_path)
 
 
 def test_html_without_text_is_no_text(tmp_path: Path) -> None:
