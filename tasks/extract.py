@@ -517,7 +517,7 @@ def _take_dateline(line: str, found: list[tuple[str, str]]) -> bool:
 def _preferred_date(found: list[tuple[str, str]]) -> str | None:
     # "Published" beats "Updated"; otherwise the first dateline.
     for label, value in found:
-        if "updat" not in label:
+        if not label.startswith(UPDATE_LABELS):
             return value
     return found[0][1] if found else None
 
@@ -577,16 +577,25 @@ MONTHS = {
     "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9,
     "oct": 10, "nov": 11, "dec": 12,
+    # German, French and Spanish month names that differ from the English ones.
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "mai": 5, "juni": 6, "juli": 7, "oktober": 10,
+    "dezember": 12, "janvier": 1, "février": 2, "mars": 3, "avril": 4, "juin": 6, "juillet": 7,
+    "août": 8, "septembre": 9, "octobre": 10, "novembre": 11, "décembre": 12, "enero": 1,
+    "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7, "agosto": 8,
+    "septiembre": 9, "octubre": 10, "noviembre": 11, "diciembre": 12,
 }  # fmt: skip
 _MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|urday|sday)?\.?,?\s+)"
 UTC_ZONES = frozenset({"utc", "gmt", "z"})
+UPDATE_LABELS = ("updated", "last updated", "first updated", "modified", "last modified", "aktualisiert", "mis à jour", "actualizado")
 DATELINE = re.compile(
     rf"""^\s*
-    (?:(?P<label>(?:first\s+|last\s+)?(?:published|updated|posted|modified)|date|dated)(?:\s+on)?\s*[:\-–—]?\s*)?
+    (?:(?P<label>(?:first\s+|last\s+)?(?:published|updated|posted|modified)|date|dated
+        |veröffentlicht|aktualisiert|publié|mis\s+à\s+jour|publicado|actualizado)
+        (?:\s+on|\s+am|\s+le|\s+el)?\s*[:\-–—]?\s*)?
     {_WEEKDAY}?
     (?:
-        (?P<day1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month1>{_MONTH})\s*,?\s+(?P<year1>\d{{4}})
+        (?P<day1>\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?P<month1>{_MONTH})\s*,?\s+(?:de\s+)?(?P<year1>\d{{4}})
       | (?P<month2>{_MONTH})\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(?P<year2>\d{{4}})
       | (?P<year3>\d{{4}})-(?P<month3>\d{{2}})-(?P<day3>\d{{2}})
     )

@@ -565,3 +565,20 @@ def test_random_and_cut_inputs_never_raise(tmp_path: Path) -> None:
             data[rng.randrange(len(data))] = rng.randrange(256)
         outcome = extract_file(write(tmp_path, name, bytes(data)), SETTINGS, html_extractor=stub_extractor)
         assert isinstance(outcome, (ExtractionResult, Quarantine))
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("Published 9 October 2018", "2018-10-09"),
+        ("Veröffentlicht am 3. August 2024", "2024-08-03"),
+        ("Publié le 12 mars 2024", "2024-03-12"),
+        ("Publicado el 5 de mayo de 2023", "2023-05-05"),
+    ],
+)
+def test_datelines_in_english_german_french_and_spanish(line: str, expected: str) -> None:
+    assert parse_dateline(line)[1] == expected
+
+
+def test_a_sentence_that_starts_with_a_month_is_not_a_dateline() -> None:
+    assert parse_dateline("Mai 2024 war ein guter Monat für den Hafen") is None
