@@ -9,6 +9,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 CONFIG_DIR = Path(__file__).resolve().parent
 SETTINGS_FILE = CONFIG_DIR / "settings.toml"
@@ -74,6 +75,7 @@ class ExtractSettings:
     max_decompressed_bytes: int = 200_000_000
     max_html_depth: int = 200
     min_text_chars: int = 40
+    max_text_chars: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,17 @@ class FlowSettings:
 
 
 @dataclass(frozen=True)
+class BenchSettings:
+    articles: int = 1000
+    words_per_article: int = 850
+    exact_duplicate_share: float = 0.1
+    near_duplicate_share: float = 0.1
+    files_per_folder: int = 80
+    processes: int = 0  # NER processes of the benchmark run; 0: one per CPU
+    seed: int = 10
+
+
+@dataclass(frozen=True)
 class KibanaSettings:
     url: str = "http://127.0.0.1:5601"
     api_key: str = field(default="", repr=False)
@@ -129,6 +142,7 @@ class Settings:
     enrich: EnrichSettings = EnrichSettings()
     flow: FlowSettings = FlowSettings()
     kibana: KibanaSettings = KibanaSettings()
+    bench: BenchSettings = BenchSettings()
 
 
 SECRET_FIELDS = {("es", "api_key"), ("es", "password"), ("kibana", "api_key"), ("kibana", "password")}
@@ -173,7 +187,24 @@ def load_settings(
             if key in overrides.get(section, {}):
                 values[key] = _coerce(overrides[section][key], hint, f"{section}.{key}")
         sections[section_field.name] = section_cls(**values)
+    sections["es"] = _credentials_out_of_url(sections["es"])
+    sections["kibana"] = _credentials_out_of_url(sections["kibana"])
     return Settings(**sections)
+
+
+def _credentials_out_of_url(section: Any) -> Any:
+    """`https://user:password@host` becomes the URL without them plus username/password (unless set),
+    so that a URL can be shown in messages, logs and Prefect states without showing a secret."""
+    parts = urlsplit(section.url)
+    if "@" not in parts.netloc:
+        return section
+    host = parts.netloc.rpartition("@")[2]
+    return dataclasses.replace(
+        section,
+        url=urlunsplit(parts._replace(netloc=host)),
+        username=section.username or unquote(parts.username or ""),
+        password=section.password or unquote(parts.password or ""),
+    )
 
 
 def _resolve(name: str) -> type:

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
 from config.settings import Settings, load_settings
 from flows.report import publish_progress, publish_summary, start_progress
 from tasks.clean import clean_batch_task
 from tasks.reconcile import dedupe_batch_task
 from tasks.discover import discover_task
-from tasks.enrich import NerSession, enrich_batch_task
+from tasks.enrich import NerSession, enrich_batch_task, start_ner_task
 from tasks.extract import extract_batch_task
 from tasks.index import ElasticsearchStore, index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
-from tasks.records import RunSummary
-from tasks.source_state import plan_run_task
+from tasks.records import ExtractedBatch, RunSummary
+from tasks.source_state import ChangePlan, plan_run_task
 from tasks.store import ArticleStore, MemoryStore, write_process_output_task
 
 
@@ -52,25 +54,44 @@ def process(folders: list[str], output: str, include: list[str] | None = None, e
 
 def run_pipeline(roots: list[str], settings: Settings, store: ArticleStore, force: bool, since: str | None) -> RunSummary:
     """The table of contents of a run: every file ends written, unchanged, duplicate, quarantined or failed."""
+    # NOTE: quote() stops Prefect from walking every record of a batch (every paragraph) to look
+    # for futures in the task's arguments: that walk cost more than cleaning the batch.
     started = time.monotonic()
     summary = RunSummary()
     found = discover_task(roots, settings.discover, summary)
     record_quarantine_task(found.quarantined, store, summary)
-    plan = plan_run_task(found, store, roots, force, since, summary)
+    plan = plan_run_task(quote(found), store, roots, force, since, summary)
     progress = start_progress(len(plan.to_read))
+    done = 0
     with NerSession(settings.enrich) as ner:
-        for start in range(0, len(plan.to_read), settings.flow.batch_size):
-            batch = plan.to_read[start : start + settings.flow.batch_size]
-            extracted = extract_batch_task(batch, settings.extract, summary)
-            cleaned = clean_batch_task(extracted, store, settings.clean, summary)
-            deduped = dedupe_batch_task(cleaned, plan.known, store, settings.dedupe, summary)
-            enriched = enrich_batch_task(deduped, ner, settings.enrich, summary)
-            index_batch_task(enriched, store, settings, summary)
-            publish_progress(progress, start + len(batch), len(plan.to_read))
-    remove_deleted_task(plan.deleted, store, settings, summary)
+        for extracted in extracted_ahead(plan, settings, ner, summary):
+            cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary)
+            deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
+            enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
+            index_batch_task(quote(enriched), store, settings, summary)
+            done += len(extracted.files)
+            publish_progress(progress, done, len(plan.to_read))
+    remove_deleted_task(quote(plan.deleted), store, settings, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     publish_summary(summary, get_run_logger())
     return summary
+
+
+def extracted_ahead(plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary) -> Iterator[ExtractedBatch]:
+    """The batches to read, extracted; each is handed on once the next one is extracted and its NER started.
+
+    So the NER workers always hold a batch while this process cleans, deduplicates and indexes
+    the one before it. Cleaning and deduplication still see every earlier batch in the index.
+    """
+    waiting = None
+    for start in range(0, len(plan.to_read), settings.flow.batch_size):
+        extracted = extract_batch_task(quote(plan.to_read[start : start + settings.flow.batch_size]), settings.extract, summary)
+        start_ner_task(quote(extracted), quote(plan.known), ner, summary)
+        if waiting is not None:
+            yield waiting
+        waiting = extracted
+    if waiting is not None:
+        yield waiting
 
 
 def run_settings(settings: Settings, include: list[str] | None, exclude: list[str] | None, batch_size: int | None) -> Settings:

@@ -53,5 +53,10 @@ def publish_summary(summary: RunSummary, logger: logging.Logger | logging.Logger
         summary.files_seen, summary.written, summary.unchanged, summary.duplicates,
         summary.near_duplicates, summary.quarantined, summary.failed, summary.seconds,
     )  # fmt: skip
+    for problem in summary.problem_files:
+        logger.warning("%s: %s", problem["reason"], problem["path"])
+    unnamed = summary.quarantined + summary.failed - len(summary.problem_files)
+    if unnamed > 0:
+        logger.warning("... and %d more files quarantined or failed: see the quarantine index", unnamed)
     if in_flow_run():
         create_markdown_artifact(key=SUMMARY_ARTIFACT_KEY, markdown=summary_markdown(summary), description="newsetl run summary")

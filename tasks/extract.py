@@ -406,10 +406,14 @@ def _text_length(paragraphs: Iterable[str]) -> int:
     return sum(len(p) for p in paragraphs)
 
 
-def _too_short(paragraphs: Iterable[str], settings: ExtractSettings) -> Problem | None:
+def _length_problem(paragraphs: Iterable[str], settings: ExtractSettings) -> Problem | None:
     length = _text_length(paragraphs)
     if length < settings.min_text_chars:
         return Problem(NO_TEXT, f"{length} characters of text, fewer than {settings.min_text_chars}")
+    if length > settings.max_text_chars:
+        # No news article is this long; Elasticsearch would refuse the document (429, over its
+        # indexing-pressure limit) on every run, after minutes of cleaning and deduplicating it.
+        return Problem(TOO_LARGE, f"{length} characters of text, more than {settings.max_text_chars}")
     return None
 
 
@@ -444,9 +448,9 @@ def _text_articles(raw: RawInput, settings: ExtractSettings) -> ExtractionResult
     if isinstance(parsed, Problem):
         return parsed
     title, paragraphs, published_at = parsed
-    too_short = _too_short(paragraphs, settings)
-    if too_short:
-        return too_short
+    wrong_length = _length_problem(paragraphs, settings)
+    if wrong_length:
+        return wrong_length
     article = ExtractedArticle(
         source=source_ref(raw),
         title=title,
@@ -812,9 +816,9 @@ def _json_article(
         if isinstance(from_html, Problem):
             return from_html
         paragraphs = from_html.paragraphs
-    too_short = _too_short(paragraphs, settings)
-    if too_short:
-        return too_short
+    wrong_length = _length_problem(paragraphs, settings)
+    if wrong_length:
+        return wrong_length
     article = from_html or ExtractedArticle(source=ref, title=None, paragraphs=paragraphs, group=group)
     return dataclasses.replace(
         article,
@@ -1023,7 +1027,7 @@ def _html_article(
             return Problem(UNSUPPORTED, "HTML extraction is not available (tasks.html missing)")
         return Problem(NO_TEXT, "no article text in the HTML")
     # NOTE: extract_html chooses the group itself: the page's site when it knows it, else ours.
-    return _too_short(article.paragraphs, settings) or article
+    return _length_problem(article.paragraphs, settings) or article
 
 
 def _default_html_extractor() -> HtmlExtractor | None:

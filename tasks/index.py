@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import ssl
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,10 +22,10 @@ from prefect.cache_policies import NONE
 
 from config.settings import CONFIG_DIR, INDEX_TEMPLATE_FILE, ElasticsearchSettings, Settings
 from tasks.dedupe import ClusterAssignment, ExactGroup, encode_signature
-from tasks.errors import ConfigurationError, ElasticsearchUnavailable, NewsetlError
+from tasks.errors import ConfigurationError, ElasticsearchUnavailable, NewsetlError, TransientError
 from tasks.reconcile import DedupedBatch, StoredArticle, cluster_changes, remove_sources
 from tasks.records import INDEX_REJECTED, CleanedBatch, Enrichment, Quarantine, RunSummary, SourceRef
-from tasks.source_state import DUPLICATE, QUARANTINED, WRITTEN, SourceState, state_id
+from tasks.source_state import DUPLICATE, QUARANTINED, WRITTEN, SourceState, quarantined_state, refused_states, state_id
 from tasks.store import ArticleWrites, StateWrites, WriteFailure, state_from_dict, state_to_dict, stored_from_document
 
 PIPELINE_VERSION = "1"
@@ -33,6 +34,7 @@ QUARANTINE_INDEX_FILE = CONFIG_DIR / "quarantine_index.json"
 TRANSIENT_STATUS = {429, 502, 503, 504}
 STORED_FIELDS = ["id", "sources", "cluster_id", "is_canonical", "minhash", "published_at", "word_count"]
 PAGE_SIZE = 5000
+REFUSED_PATHS_PER_QUERY = 500  # prefix clauses per query (well under indices.query.bool.max_clause_count)
 
 log = logging.getLogger("newsetl.index")
 
@@ -66,7 +68,27 @@ def connect(es: ElasticsearchSettings) -> Elasticsearch:
     return Elasticsearch(es.url, **options)
 
 
+class IncompleteResponse(TransientError):
+    """Elasticsearch answered without some shards or documents (e.g. while a restarted node recovers)."""
+
+
+def complete(response: T, what: str) -> T:
+    """The response, unless some shards or documents are missing from it: a partial answer would
+    make existing articles look new and clusters look smaller."""
+    body = getattr(response, "body", response)
+    shards = body.get("_shards", {})
+    if body.get("timed_out") or shards.get("failed"):
+        raise IncompleteResponse(f"{what}: {shards.get('failed', 0)} of {shards.get('total', '?')} shards failed")
+    errors = [doc["error"] for doc in body.get("docs", ()) if "error" in doc]
+    if errors:
+        first = errors[0].get("type", "") if isinstance(errors[0], dict) else str(errors[0])
+        raise IncompleteResponse(f"{what}: {len(errors)} documents could not be read ({first})")
+    return response
+
+
 def is_transient(error: Exception) -> bool:
+    if isinstance(error, IncompleteResponse):
+        return True
     if isinstance(error, (EsConnectionError, ConnectionTimeout)):
         return True
     if isinstance(error, ApiError):
@@ -81,6 +103,14 @@ def with_retries(call: Callable[[], T], es: ElasticsearchSettings, what: str) ->
         try:
             return call()
         except Exception as error:  # noqa: BLE001 - classified right below
+            refused = certificate_error(error)
+            if refused is not None:
+                # NOTE: the client reports a certificate it does not trust as a connection error;
+                # no retry can make it trusted.
+                raise ConfigurationError(
+                    f"TLS to Elasticsearch at {es.url} failed ({what}): {refused} "
+                    "(set NEWSETL_ES_CA_CERTS to the cluster's CA certificate)"
+                ) from error
             if not is_transient(error):
                 if isinstance(error, ApiError) and error.meta.status in {401, 403}:
                     raise ConfigurationError(f"Elasticsearch refused {what}: {_reason(error)} (check credentials)") from error
@@ -93,6 +123,18 @@ def with_retries(call: Callable[[], T], es: ElasticsearchSettings, what: str) ->
             log.warning("Elasticsearch %s failed (%s); retry %d/%d in %.1fs", what, _reason(error), attempt + 1, es.max_retries, delay)
             time.sleep(delay)
             attempt += 1
+
+
+def certificate_error(error: BaseException) -> str | None:
+    """Why the server's TLS certificate was not trusted, when that is what this error is."""
+    cause: BaseException | None = error
+    for _ in range(8):  # a chain of causes can loop back on itself
+        if cause is None:
+            break
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {cause.verify_message or cause.reason}"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _reason(error: Exception) -> str:
@@ -260,7 +302,7 @@ class ElasticsearchStore:
         for start in range(0, len(ids), PAGE_SIZE):
             chunk = ids[start : start + PAGE_SIZE]
             response = with_retries(
-                lambda: self.client.mget(index=self.articles, ids=chunk, source_includes=STORED_FIELDS),
+                lambda: complete(self.client.mget(index=self.articles, ids=chunk, source_includes=STORED_FIELDS), "get articles"),
                 self.es,
                 "get articles",
             )
@@ -298,7 +340,10 @@ class ElasticsearchStore:
             chunk = fingerprints[start : start + PAGE_SIZE]
             aggs[f"blocks{start}"] = {"terms": {"field": "block_fingerprints", "include": chunk, "size": len(chunk)}}
         response = with_retries(
-            lambda: self.client.search(index=self.es.sources_index, size=0, aggs=aggs, query={"terms": {"groups": groups}}),
+            lambda: complete(
+                self.client.search(index=self.es.sources_index, size=0, aggs=aggs, query={"terms": {"groups": groups}}),
+                "count boilerplate blocks",
+            ),
             self.es,
             "count boilerplate blocks",
         )
@@ -316,7 +361,7 @@ class ElasticsearchStore:
                 kwargs["source_includes"] = fields
             if after is not None:
                 kwargs["search_after"] = after
-            hits = with_retries(lambda: self.client.search(**kwargs), self.es, f"read {index}")["hits"]["hits"]
+            hits = with_retries(lambda: complete(self.client.search(**kwargs), f"read {index}"), self.es, f"read {index}")["hits"]["hits"]
             for hit in hits:
                 yield hit["_source"]
             if len(hits) < PAGE_SIZE:
@@ -474,12 +519,12 @@ def state_writes(
         read = cleaned.read[path]
         failed = [by_id[i] for i in ids if i in by_id]
         if any(f.transient for f in failed):
-            summary.failed += 1  # no state: the next run reads it again
+            summary.count_failed(path, failed[0].reason)  # no state: the next run reads it again
             continue
         if failed:
             writes.quarantine.append(Quarantine(path, INDEX_REJECTED, failed[0].reason))
             writes.states.append(SourceState(path, read.source.size, read.source.mtime, read.sha256, QUARANTINED, reason=INDEX_REJECTED))
-            summary.count_quarantine(INDEX_REJECTED)
+            summary.count_quarantine(INDEX_REJECTED, path)
             continue
         near = status == WRITTEN and any(i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids)
         # Boilerplate counts are per story: only the first copy of a story that is not a version
@@ -500,10 +545,10 @@ def state_writes(
         else:
             summary.unchanged += 1
     for record in cleaned.quarantined:
-        source = by_path[record.path]
-        writes.states.append(SourceState(record.path, source.size, source.mtime, "", QUARANTINED, reason=record.reason))
-        summary.count_quarantine(record.reason)
-    summary.failed += len(cleaned.failed)
+        writes.states.append(quarantined_state(record, by_path[record.path]))
+        summary.count_quarantine(record.reason, record.path)
+    for path, reason in cleaned.failed.items():
+        summary.count_failed(path, reason)
     return writes
 
 
@@ -622,10 +667,30 @@ def switch_alias(client: Elasticsearch, es: ElasticsearchSettings, old: str | No
     with_retries(lambda: client.indices.update_aliases(actions=actions), es, "switch alias")
 
 
+def record_refusals(records: Sequence[Quarantine], store: ArticleStore, summary: RunSummary) -> None:
+    """Record the files discovery refused; one refused for the same reason as last time is unchanged."""
+    if not records:
+        return
+    previous: dict[str, SourceState] = {}
+    paths = sorted({record.path for record in records})
+    for start in range(0, len(paths), REFUSED_PATHS_PER_QUERY):
+        chunk = paths[start : start + REFUSED_PATHS_PER_QUERY]
+        wanted = set(chunk)
+        # NOTE: source_states matches path prefixes; only the refused paths themselves are wanted.
+        previous.update((p, state) for p, state in store.source_states(chunk).items() if p in wanted)
+    states, repeated = refused_states(records, previous)
+    for record in records:
+        if record.path in repeated:
+            summary.unchanged += 1
+        else:
+            summary.count_quarantine(record.reason, record.path)
+    # A state per refused path: a later run then sees it deleted (and drops its record) or accepted.
+    fresh = [record for record in records if record.path not in repeated]
+    if fresh:
+        store.write_states(StateWrites(states=[s for s in states if s.path not in repeated], quarantine=fresh))
+
+
 @task(name="record-quarantine", cache_policy=NONE)
 def record_quarantine_task(records: Sequence[Quarantine], store: ArticleStore, summary: RunSummary) -> None:
     """Files refused by discovery (too large, links out of the roots or in loops): recorded, counted."""
-    for record in records:
-        summary.count_quarantine(record.reason)
-    if records:
-        store.write_states(StateWrites(quarantine=list(records)))
+    record_refusals(records, store, summary)

@@ -25,6 +25,7 @@ from tasks.dedupe import (
     candidate_from_article,
     decode_signature,
     group_exact_duplicates,
+    lsh_band_keys,
     resolve_clusters,
     sketch_body,
 )
@@ -159,7 +160,10 @@ def deduplicate_batch(
     cleaned: CleanedBatch, known: Mapping[str, SourceState], store: ArticleStore, settings: DedupeSettings
 ) -> DedupedBatch:
     """Exact duplicates against the batch and the index, then near-duplicate clusters of the new articles."""
-    read_paths = sorted(cleaned.read)
+    # A file quarantined now that held articles last time holds them no longer: reconciled as a
+    # file read with no article, its articles lose it (and go when it was their last source).
+    released = {q.path for q in cleaned.quarantined if q.path in known and known[q.path].article_ids}
+    read_paths = sorted({*cleaned.read, *released})
     previous = {path: known[path] for path in read_paths if path in known}
     stored = store.stored_articles(ids_to_fetch(cleaned.articles, previous))
     plan = reconcile_batch(cleaned.articles, read_paths, previous, stored)
@@ -173,8 +177,28 @@ def deduplicate_batch(
         for group in plan.new_groups
     ]
     removed = [stored[article_id] for article_id in plan.orphaned]
-    assignments = cluster_changes(new, sketches.values(), removed, store, settings)
+    recovered = [stored[article_id] for article_id in interrupted_articles(cleaned.articles, previous, stored)]
+    assignments = cluster_changes(new, sketches.values(), removed, store, settings, recovered)
     return DedupedBatch(cleaned, plan, stored, sketches, assignments)
+
+
+def interrupted_articles(
+    articles: Sequence[CleanArticle], previous: Mapping[str, SourceState], stored: Mapping[str, StoredArticle]
+) -> list[str]:
+    """Stored articles listing a file whose recorded state does not list them: a run died after writing them.
+
+    Articles are written before the updates of the older articles they move out of canonical
+    and before the file states, so their clusters must be resolved again to heal.
+    """
+    ids = set()
+    for article in articles:
+        held = stored.get(article.id)
+        path = article.source.path
+        state = previous.get(path)
+        recorded = state is not None and article.id in state.article_ids
+        if held is not None and not recorded and any(ref.path == path for ref in held.sources):
+            ids.add(article.id)
+    return sorted(ids)
 
 
 def cluster_changes(
@@ -183,27 +207,34 @@ def cluster_changes(
     removed: Sequence[StoredArticle],
     store: ArticleStore,
     settings: DedupeSettings,
+    recovered: Sequence[StoredArticle] = (),
 ) -> dict[str, ClusterAssignment]:
     """Assignments of the new articles, and of stored ones whose cluster or canonical flag changes.
 
     Stored neighbours (sharing a band key with a new article) keep their clusters; clusters that
     lose a removed article are re-derived from their members' signatures, since the removed one
-    may have been the canonical or the bridge between them.
+    may have been the canonical or the bridge between them. `recovered` stored articles are
+    clustered again as if new (see interrupted_articles).
     """
+    again = [candidate(article, keep_cluster=False) for article in recovered]
     keys = {key for sketch in sketches for key in sketch.band_keys}
+    keys.update(key for c in again if c.signature is not None for key in lsh_band_keys(c.signature, settings))
     removed_ids = {article.id for article in removed}
+    again_ids = {article.id for article in recovered}
     dirty = {article.cluster_id for article in removed}
     hits = store.near_candidates(keys) if keys else []
-    members = store.cluster_members({hit.cluster_id for hit in hits} | dirty) if hits or dirty else []
-    neighbours = {article.id: article for article in (*hits, *members) if article.id not in removed_ids}
+    clusters = {hit.cluster_id for hit in hits} | dirty | {article.cluster_id for article in recovered}
+    members = store.cluster_members(clusters) if clusters else []
+    neighbours = {a.id: a for a in (*hits, *members) if a.id not in removed_ids and a.id not in again_ids}
     rederived = [candidate(a, keep_cluster=False) for a in neighbours.values() if a.cluster_id in dirty]
     kept = [candidate(a, keep_cluster=True) for a in neighbours.values() if a.cluster_id not in dirty]
-    assignments = resolve_clusters([*new, *rederived], kept, settings)
+    assignments = resolve_clusters([*new, *again, *rederived], kept, settings)
+    before = {**neighbours, **{article.id: article for article in recovered}}
     return {
         article_id: assignment
         for article_id, assignment in assignments.items()
-        if article_id not in neighbours
-        or (neighbours[article_id].cluster_id, neighbours[article_id].is_canonical) != (assignment.cluster_id, assignment.is_canonical)
+        if article_id not in before
+        or (before[article_id].cluster_id, before[article_id].is_canonical) != (assignment.cluster_id, assignment.is_canonical)
     }
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 # Reason codes of quarantine records (CONTRACT.md); extend here, nowhere else.
 EMPTY = "empty"
@@ -20,6 +23,7 @@ OUTSIDE_ROOT = "outside_root"
 SYMLINK_LOOP = "symlink_loop"
 TOO_DEEP = "too_deep"
 INDEX_REJECTED = "index_rejected"
+PROBLEM_FILES_NAMED = 20  # per run, in the log and the summary
 EXTRACT_ERROR = "extract_error"  # an unexpected failure of a reader on one file
 
 
@@ -150,13 +154,33 @@ class RunSummary:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # The first files that went wrong, named in the run's log; the rest are in the quarantine index.
+    problem_files: list[dict[str, str]] = field(default_factory=list)
 
     def add_stage_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + seconds, 4)
 
-    def count_quarantine(self, reason: str) -> None:
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the time spent in the block to the stage's seconds."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add_stage_time(stage, time.monotonic() - started)
+
+    def count_quarantine(self, reason: str, path: str = "") -> None:
         self.quarantined += 1
         self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + 1
+        self._name_problem(path, reason)
+
+    def count_failed(self, path: str, reason: str) -> None:
+        self.failed += 1
+        self._name_problem(path, f"failed: {reason}")
+
+    def _name_problem(self, path: str, reason: str) -> None:
+        if path and len(self.problem_files) < PROBLEM_FILES_NAMED:
+            self.problem_files.append({"path": path, "reason": reason})
 
     def is_balanced(self) -> bool:
         return self.files_seen == self.written + self.unchanged + self.duplicates + self.quarantined + self.failed

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 from prefect import task
 from prefect.cache_policies import NONE
 
-from tasks.records import RunSummary, SourceFile
+from tasks.records import CHANGED_WHILE_READ, UNREADABLE, Quarantine, RunSummary, SourceFile
 
 if TYPE_CHECKING:
     from tasks.discover import DiscoveryResult
@@ -23,6 +23,12 @@ UNCHANGED = "unchanged"
 DUPLICATE = "duplicate"
 QUARANTINED = "quarantined"
 FAILED = "failed"
+
+# The size recorded for a file the next run must read whatever its stat says: one discovery
+# refused unread (a chmod or a fixed link changes no size or mtime), or one whose read failed in
+# a way that may pass (replaced with the same size and mtime, as rsync does; an I/O error).
+RETRY_SIZE = -1
+RETRIED_REASONS = frozenset({CHANGED_WHILE_READ, UNREADABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +47,7 @@ class SourceState:
 
     def matches(self, source: SourceFile) -> bool:
         """True when the file system says the file is as it was (no need to read it)."""
-        return self.size == source.size and self.mtime == source.mtime
+        return self.size == source.size and self.mtime == source.mtime and self.size != RETRY_SIZE
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,30 @@ def plan_changes(
         if path not in seen and path.startswith(prefixes) and not os.path.lexists(path)
     )
     return ChangePlan(tuple(unchanged), tuple(to_read), deleted, states)
+
+
+def quarantined_state(record: Quarantine, source: SourceFile) -> SourceState:
+    """The state of a file that was read and quarantined: read again when it changes (or may have)."""
+    size = RETRY_SIZE if record.reason in RETRIED_REASONS else source.size
+    return SourceState(record.path, size, source.mtime, "", QUARANTINED, reason=record.reason)
+
+
+def refused_states(
+    records: Iterable[Quarantine], previous: Mapping[str, SourceState]
+) -> tuple[list[SourceState], set[str]]:
+    """States of the files discovery refused, and the paths refused for the same reason last time.
+
+    The articles a refused file held stay recorded: they lose it when it is deleted or read again.
+    """
+    states: list[SourceState] = []
+    repeated: set[str] = set()
+    for record in records:
+        before = previous.get(record.path)
+        if before is not None and before.size == RETRY_SIZE and (before.status, before.reason) == (QUARANTINED, record.reason):
+            repeated.add(record.path)
+        kept_ids = before.article_ids if before is not None else ()
+        states.append(SourceState(record.path, RETRY_SIZE, 0.0, "", QUARANTINED, kept_ids, record.reason))
+    return states, repeated
 
 
 def _as_prefix(root: str) -> str:

@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from conftest import corpus
 
-from config.settings import EnrichSettings
+from config.settings import EnrichSettings, load_settings
+from tasks.clean import clean_batch
+from tasks.discover import discover_files
 from tasks.enrich import (
     FILE_MTIME,
     DateResolver,
     ModelNotInstalled,
+    NerSession,
     canonical_entities,
     clean_entity_text,
     components_not_needed_for_ner,
@@ -22,7 +25,9 @@ from tasks.enrich import (
     load_ner_model,
     resolve_publication_date,
 )
+from tasks.extract import extract_batch
 from tasks.records import CleanArticle, EntityCount, SourceRef
+from tasks.store import MemoryStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
 MTIME = "2024-05-01T08:00:00+00:00"
@@ -309,3 +314,19 @@ def test_two_worker_processes_give_the_same_enrichments(model, settings):
     in_process = enrich_articles(articles, model, settings)
     in_workers = enrich_articles(articles, model, replace(settings, processes=2))
     assert in_workers == in_process
+
+
+@pytest.mark.slow
+def test_ner_started_before_cleaning_gives_the_same_enrichments_and_copies_go_out_once(model, settings, tmp_path):
+    for name in ("minister_visit.txt", "council_vote_de.txt"):
+        (tmp_path / name).write_text((FIXTURES / name).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "minister_visit.txt").write_text((FIXTURES / "minister_visit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    defaults = load_settings()
+    files = discover_files([str(tmp_path)], defaults.discover).files
+    first, second = extract_batch(files[:2], defaults.extract), extract_batch(files[2:], defaults.extract)
+    with NerSession(replace(settings, processes=2)) as ner:
+        assert ner.start(first, {}) > 0
+        assert ner.start(second, {}) == 0  # the same bytes as a file already queued
+        articles = list(clean_batch(first, MemoryStore(), defaults.clean).articles)
+        assert ner.enrich(articles) == enrich_articles(articles, model, settings)

