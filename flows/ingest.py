@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -18,7 +18,7 @@ from tasks.reconcile import dedupe_batch_task
 from tasks.discover import discover_task
 from tasks.enrich import NerSession, enrich_batch_task, start_ner_task
 from tasks.extract import extract_batch_task
-from tasks.index import ElasticsearchStore, index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
+from tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
 from tasks.records import ExtractedBatch, RunSummary
 from tasks.source_state import ChangePlan, plan_run_task
 from tasks.store import ArticleStore, MemoryStore, write_process_output_task
@@ -34,7 +34,17 @@ def ingest(
     dry_run: bool = False,
     batch_size: int | None = None,
 ) -> dict:
-    """Discover, extract, clean, deduplicate, enrich and index folders of news articles."""
+    """Discover, extract, clean, deduplicate, enrich and index folders of news articles.
+
+    Args:
+        folders: Folders (read recursively) or files; default: the settings' [flow] folders.
+        include: Glob patterns of files to take, e.g. ["**/*.html"]; default: every known type.
+        exclude: Glob patterns of files to leave out, e.g. ["drafts"].
+        since: ISO date or datetime: only files modified since then are read again.
+        force: Read every file again, even when unchanged since the last run.
+        dry_run: Do everything but write to Elasticsearch: the summary says what a run would do.
+        batch_size: Files per batch (default: the settings' [flow] batch_size).
+    """
     settings = run_settings(load_settings(), include, exclude, batch_size)
     roots = resolve_roots(folders or list(settings.flow.folders))
     store = open_store_task(settings.es, run_id=str(flow_run.get_id() or ""), dry_run=dry_run)
@@ -44,7 +54,14 @@ def ingest(
 
 @flow(name="process", log_prints=False)
 def process(folders: list[str], output: str, include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
-    """The ingest pipeline without Elasticsearch: articles as JSON lines to a file."""
+    """The ingest pipeline without Elasticsearch: articles as JSON lines to a file.
+
+    Args:
+        folders: Folders (read recursively) or files.
+        output: The JSON-lines file of articles; quarantine records go to <output>.quarantine.jsonl.
+        include: Glob patterns of files to take.
+        exclude: Glob patterns of files to leave out.
+    """
     settings = run_settings(load_settings(), include, exclude, None)
     store = MemoryStore()
     summary = run_pipeline(resolve_roots(folders), settings, store, force=True, since=None)
@@ -110,9 +127,4 @@ def resolve_roots(folders: list[str]) -> list[str]:
 
 
 def summary_dict(summary: RunSummary) -> dict:
-    from dataclasses import asdict
-
     return asdict(summary)
-
-
-__all__ = ["ingest", "process", "run_pipeline", "ElasticsearchStore"]

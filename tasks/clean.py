@@ -22,7 +22,6 @@ import dataclasses
 import functools
 import hashlib
 import re
-import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -667,7 +666,6 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
 @task(name="clean", cache_policy=NONE)
 def clean_batch_task(extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, summary: RunSummary) -> CleanedBatch:
     """Remove boilerplate from a batch's articles."""
-    started = time.monotonic()
-    cleaned = clean_batch(extracted, store, settings)
-    summary.add_stage_time("clean", time.monotonic() - started)
+    with summary.timed("clean"):
+        cleaned = clean_batch(extracted, store, settings)
     return cleaned

@@ -6,7 +6,6 @@ import errno
 import os
 import re
 import stat
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,10 +299,9 @@ class _Walk:
 @task(name="discover", cache_policy=NONE)
 def discover_task(roots: Sequence[str], settings: DiscoverSettings, summary: RunSummary) -> DiscoveryResult:
     """Find the input files under the roots (stat only); a root that does not exist stops the run."""
-    started = time.monotonic()
-    found = discover_files(roots, settings)
-    if found.missing_roots:
-        raise NewsetlError(f"no such file or folder: {', '.join(found.missing_roots)}")
-    summary.files_seen += len(found.files) + len(found.quarantined)
-    summary.add_stage_time("discover", time.monotonic() - started)
+    with summary.timed("discover"):
+        found = discover_files(roots, settings)
+        if found.missing_roots:
+            raise NewsetlError(f"no such file or folder: {', '.join(found.missing_roots)}")
+        summary.files_seen += len(found.files) + len(found.quarantined)
     return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -788,9 +787,8 @@ def _draft(article: ExtractedArticle) -> CleanArticle:
 @task(name="start-ner", cache_policy=NONE)
 def start_ner_task(extracted: ExtractedBatch, known: Mapping[str, SourceState], ner: NerSession, summary: RunSummary) -> int:
     """Start NER of a batch's texts in the worker processes, before the batch is cleaned."""
-    started = time.monotonic()
-    queued = ner.start(extracted, known)
-    summary.add_stage_time("enrich", time.monotonic() - started)
+    with summary.timed("enrich"):
+        queued = ner.start(extracted, known)
     return queued
 
 
@@ -812,7 +810,6 @@ def enrich_batch(deduped: DedupedBatch, ner: NerSession, settings: EnrichSetting
 @task(name="enrich", cache_policy=NONE)
 def enrich_batch_task(deduped: DedupedBatch, ner: NerSession, settings: EnrichSettings, summary: RunSummary) -> EnrichedBatch:
     """Named entities, publication date, dates mentioned and language of a batch's new articles."""
-    started = time.monotonic()
-    enriched = enrich_batch(deduped, ner, settings)
-    summary.add_stage_time("enrich", time.monotonic() - started)
+    with summary.timed("enrich"):
+        enriched = enrich_batch(deduped, ner, settings)
     return enriched

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import stat
-import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1160,7 +1159,6 @@ def extract_batch(files: Sequence[SourceFile], settings: ExtractSettings) -> Ext
 @task(name="extract", cache_policy=NONE)
 def extract_batch_task(files: Sequence[SourceFile], settings: ExtractSettings, summary: RunSummary) -> ExtractedBatch:
     """Read, decode and extract a batch of files."""
-    started = time.monotonic()
-    extracted = extract_batch(files, settings)
-    summary.add_stage_time("extract", time.monotonic() - started)
+    with summary.timed("extract"):
+        extracted = extract_batch(files, settings)
     return extracted

@@ -563,9 +563,8 @@ def index_batch(deduped: DedupedBatch, enrichments: Mapping[str, Enrichment], st
 @task(name="index", cache_policy=NONE)
 def index_batch_task(enriched: EnrichedBatch, store: ArticleStore, settings: Settings, summary: RunSummary) -> None:
     """Bulk-index a batch behind the alias and record its files."""
-    started = time.monotonic()
-    index_batch(enriched.deduped, enriched.enrichments, store, settings.es, summary)
-    summary.add_stage_time("index", time.monotonic() - started)
+    with summary.timed("index"):
+        index_batch(enriched.deduped, enriched.enrichments, store, settings.es, summary)
 
 
 def remove_deleted(deleted: Sequence[SourceState], store: ArticleStore, settings: Settings, summary: RunSummary) -> None:
@@ -589,9 +588,8 @@ def remove_deleted(deleted: Sequence[SourceState], store: ArticleStore, settings
 @task(name="remove-deleted", cache_policy=NONE)
 def remove_deleted_task(deleted: Sequence[SourceState], store: ArticleStore, settings: Settings, summary: RunSummary) -> None:
     """Take deleted files out of the index."""
-    started = time.monotonic()
-    remove_deleted(deleted, store, settings, summary)
-    summary.add_stage_time("remove_deleted", time.monotonic() - started)
+    with summary.timed("remove_deleted"):
+        remove_deleted(deleted, store, settings, summary)
 
 
 class DryRunStore:

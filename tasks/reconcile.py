@@ -8,7 +8,6 @@ batch is counted. Pure: the caller fetches the stored articles and applies the p
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
@@ -254,7 +253,6 @@ def dedupe_batch_task(
     cleaned: CleanedBatch, known: Mapping[str, SourceState], store: ArticleStore, settings: DedupeSettings, summary: RunSummary
 ) -> DedupedBatch:
     """Exact and near duplicates of a batch, against itself and the index."""
-    started = time.monotonic()
-    deduped = deduplicate_batch(cleaned, known, store, settings)
-    summary.add_stage_time("deduplicate", time.monotonic() - started)
+    with summary.timed("deduplicate"):
+        deduped = deduplicate_batch(cleaned, known, store, settings)
     return deduped

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -152,9 +151,8 @@ def plan_run_task(
     found: DiscoveryResult, store: ArticleStore, roots: list[str], force: bool, since: str | None, summary: RunSummary
 ) -> ChangePlan:
     """What this run reads, leaves alone and deletes, from the file states of earlier runs."""
-    started = time.monotonic()
-    states = store.source_states(roots)
-    plan = plan_changes(found.files, states, roots, force=force, since=parse_since(since))
-    summary.unchanged += len(plan.unchanged)
-    summary.add_stage_time("plan", time.monotonic() - started)
+    with summary.timed("plan"):
+        states = store.source_states(roots)
+        plan = plan_changes(found.files, states, roots, force=force, since=parse_since(since))
+        summary.unchanged += len(plan.unchanged)
     return plan
