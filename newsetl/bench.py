@@ -491,6 +491,9 @@ def run_benchmark(
         "peak_rss_workers_mb": memory.workers_mb,
         "sampled_rss_mb": round(memory.sampled_tree_bytes / MB, 1),
         "stage_seconds": first["stage_seconds"],
+        # The indexing stage alone: new article documents (plus their file states) per second.
+        "index_documents": enriched,
+        "index_documents_per_s": round(enriched / max(first["stage_seconds"].get("index", 0.0), 1e-6), 1),
         # Where the CPU went during the ingest, and NER's own share of it (the compute bound's CPU time).
         "cpu_seconds": cpu.as_dict(),
         "ner_share_of_cpu": round(
@@ -625,6 +628,7 @@ def render_benchmark(result: dict[str, Any]) -> str:
         f"NER compute    {result['compute_bound_articles_per_s']:8.2f} articles/s  (each process its share, nothing sent back:"
         f" ratio {result['ratio_to_compute_bound']:.3f})",
         f"unchanged      {result['unchanged_files_per_s']:8d} files/s  ({result['unchanged_files']} files in {result['unchanged_seconds']:.3f} s)",
+        f"indexing       {result['index_documents_per_s']:8.1f} documents/s  (the index stage alone: bulk, refresh, file states)",
         f"peak RSS       {result['peak_rss_mb']:8.1f} MB  (main {result['peak_rss_main_mb']:.1f} + NER workers {result['peak_rss_workers_mb']:.1f})",
         "",
         "stage seconds: " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in result["stage_seconds"].items()),

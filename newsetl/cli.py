@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(handler=search_command)
 
+    rebuild = commands.add_parser("rebuild", help="build the next index version and switch the alias to it")
+    rebuild.add_argument("paths", nargs="*", metavar="PATH", help="ingest these again into the new version (default: copy documents)")
+    rebuild.add_argument("--delete-old", action="store_true", help="delete the previous version once the alias moved")
+    rebuild.add_argument("--json", action="store_true", help="print one JSON object")
+    rebuild.set_defaults(handler=rebuild_command)
+
     kibana = commands.add_parser("kibana", help="Kibana saved objects")
     kibana_commands = kibana.add_subparsers(metavar="ACTION")
     kibana_import = kibana_commands.add_parser("import", help="import the data views, saved search and dashboard into KIBANA_URL")
@@ -254,6 +260,16 @@ def strip_tags(text: str, keep_marks: bool = False) -> str:
     if keep_marks:
         return text.replace("<em>", "*").replace("</em>", "*").replace("\n", " ")
     return text.replace("<em>", "").replace("</em>", "").replace("\n", " ")
+
+
+def rebuild_command(args: argparse.Namespace, settings: Settings) -> int:
+    paths = existing_paths(args.paths) if args.paths else None
+    quiet_prefect_tracebacks()
+    from flows.rebuild import rebuild
+
+    result = rebuild(folders=paths, delete_old=args.delete_old)
+    emit(result, args.json, lambda r: f"alias {settings.es.index} now points to {r['new_index']} (was {r['old_index']})")
+    return 0
 
 
 # --- newsetl kibana import ----------------------------------------------------------------------
