@@ -14,8 +14,9 @@ from config.settings import Settings, load_settings
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", REPO.parent / "shared" / "corpora"))
 SAMPLES = REPO / "samples" / "articles"
-# The suite's own node: another port and folder than a developer's `newsetl es start`.
-TEST_ES_URL = os.environ.get("NEWSETL_TEST_ES_URL", "http://127.0.0.1:9250")
+# The suite's own node: another port and folder than a developer's `newsetl es start`. The port
+# is free when the session starts, so two checkouts' suites running at once never share a node.
+TEST_ES_URL = os.environ.get("NEWSETL_TEST_ES_URL", "")
 TEST_ES_HOME = os.environ.get("NEWSETL_TEST_ES_HOME", str(REPO / ".newsetl" / "test-elasticsearch"))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -32,20 +33,20 @@ def corpus(name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def es_node() -> Settings:
-    """A running local Elasticsearch node (started for the session unless one answers already)."""
+    """The suite's own local Elasticsearch node, started for the session and stopped after it."""
     from newsetl import local_es
 
     base = load_settings()
+    url = TEST_ES_URL or f"http://127.0.0.1:{free_port(also_free=100)}"
     settings = replace(
         base,
-        es=replace(base.es, url=TEST_ES_URL, max_retries=2, retry_backoff_seconds=0.2),
+        es=replace(base.es, url=url, max_retries=2, retry_backoff_seconds=0.2),
         local_es=replace(base.local_es, home=TEST_ES_HOME, heap="512m"),
     )
-    was_running = local_es.status(settings.es, settings.local_es).health is not None
+    local_es.stop(settings.es, settings.local_es)  # a node an interrupted session left behind holds the data folder
     local_es.start(settings.es, settings.local_es)
     yield settings
-    if not was_running:
-        local_es.stop(settings.es, settings.local_es)
+    local_es.stop(settings.es, settings.local_es)
 
 
 @pytest.fixture
@@ -77,12 +78,20 @@ def delete_indices(settings: Settings, alias: str) -> None:
     client.close()
 
 
-def free_port() -> int:
+def free_port(also_free: int = 0) -> int:
+    """A free port on 127.0.0.1; with also_free=N, port + N is free too (the node's transport port)."""
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not also_free:
+            return port
+        if port + also_free <= 65535:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port + also_free)) != 0:
+                    return port
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +133,9 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> str:
     os.environ["PREFECT_API_URL"] = url
     with temporary_settings(updates={PREFECT_API_URL: url}):
         yield url
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler().flush()  # send what is queued while the server still listens
     if previous is None:
         os.environ.pop("PREFECT_API_URL", None)
     else:
