@@ -14,48 +14,48 @@ pytestmark = [pytest.mark.elasticsearch, pytest.mark.prefect]
 def documents(client, index: str) -> dict[str, dict]:
     client.indices.refresh(index=index)
     hits = client.search(index=index, size=1000, query={"match_all": {}})["hits"]["hits"]
-    return {hit["_id"]: {k: v for k, v in hit["_source"].items()} for hit in hits}
+    return {hit["_id"]: hit["_source"] for hit in hits}
 
 
-def test_rebuild_by_copying_moves_the_alias_to_an_equal_next_version(es_settings, prefect_api, tmp_path):
+@pytest.fixture
+def ingested(es_settings, prefect_api, tmp_path):
+    """The samples ingested into v1: (folder, client, documents)."""
     from flows.ingest import ingest
-    from flows.rebuild import rebuild
-    from tasks.index import alias_target, connect
-
-    folder = tmp_path / "articles"
-    shutil.copytree(SAMPLES, folder)
-    ingest(folders=[str(folder)])
-    client = connect(es_settings.es)
-    try:
-        before = documents(client, es_settings.es.index)
-        result = rebuild()
-        alias = es_settings.es.index
-        assert result["old_index"] == f"{alias}-v1" and result["new_index"] == f"{alias}-v2"
-        assert alias_target(client, es_settings.es) == f"{alias}-v2"
-        assert documents(client, alias) == before
-        assert client.indices.exists(index=f"{alias}-v1")  # kept unless delete_old
-        # The next run works against the new version: nothing changed, nothing written.
-        assert ingest(folders=[str(folder)])["written"] == 0
-    finally:
-        client.close()
-
-
-def test_rebuild_from_the_files_with_delete_old(es_settings, prefect_api, tmp_path):
-    from flows.ingest import ingest
-    from flows.rebuild import rebuild
     from tasks.index import connect
 
     folder = tmp_path / "articles"
     shutil.copytree(SAMPLES, folder)
     ingest(folders=[str(folder)])
     client = connect(es_settings.es)
-    try:
-        before = documents(client, es_settings.es.index)
-        result = rebuild(folders=[str(folder)], delete_old=True)
-        after = documents(client, es_settings.es.index)
-        assert result["new_index"].endswith("-v2") and not client.indices.exists(index=result["old_index"])
-        assert set(after) == set(before)
-        strip = lambda d: {k: v for k, v in d.items() if k != "ingested_at"}  # noqa: E731
-        assert {i: strip(d) for i, d in after.items()} == {i: strip(d) for i, d in before.items()}
-    finally:
-        client.close()
+    yield folder, client, documents(client, es_settings.es.index)
+    client.close()
+
+
+def test_rebuild_by_copying_moves_the_alias_to_an_equal_next_version(es_settings, ingested):
+    from flows.ingest import ingest
+    from flows.rebuild import rebuild
+    from tasks.index import alias_target
+
+    folder, client, before = ingested
+    result = rebuild()
+    alias = es_settings.es.index
+    assert result["old_index"] == f"{alias}-v1" and result["new_index"] == f"{alias}-v2"
+    assert alias_target(client, es_settings.es) == f"{alias}-v2"
+    assert documents(client, alias) == before
+    assert client.indices.exists(index=f"{alias}-v1")  # kept unless delete_old
+    # The next run works against the new version: nothing changed, nothing written.
+    assert ingest(folders=[str(folder)])["written"] == 0
+
+
+def test_rebuild_from_the_files_with_delete_old(es_settings, ingested):
+    from flows.rebuild import rebuild
+
+    folder, client, before = ingested
+    result = rebuild(folders=[str(folder)], delete_old=True)
+    after = documents(client, es_settings.es.index)
+    assert result["new_index"].endswith("-v2") and not client.indices.exists(index=result["old_index"])
+
+    def without_ingest_time(document: dict) -> dict:
+        return {key: value for key, value in document.items() if key != "ingested_at"}
+
+    assert {i: without_ingest_time(d) for i, d in after.items()} == {i: without_ingest_time(d) for i, d in before.items()}
