@@ -15,26 +15,22 @@ ONE_AT_A_TIME = 1
 
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     """Nightly (cron from settings), manual (parameters from the UI) and rebuild deployments."""
-    folders = list(settings.flow.folders)
+    folders = {"folders": list(settings.flow.folders)}
+    shared = {"concurrency_limit": ONE_AT_A_TIME, "tags": ["newsetl"]}
     nightly = ingest.to_deployment(
         name=settings.flow.deployment_name,
         schedules=[Cron(settings.flow.schedule_cron, timezone=settings.flow.schedule_timezone)],
-        parameters={"folders": folders},
-        concurrency_limit=ONE_AT_A_TIME,
+        parameters=folders,
         description="Nightly ingest of the configured folders into Elasticsearch.",
-        tags=["newsetl"],
+        **shared,
     )
     manual = ingest.to_deployment(
         name="manual",
-        parameters={"folders": folders},
-        concurrency_limit=ONE_AT_A_TIME,
+        parameters=folders,
         description="Run the ingest by hand: set folders, include/exclude patterns, since, force, dry run.",
-        tags=["newsetl"],
+        **shared,
     )
     rebuild_deployment = rebuild.to_deployment(
-        name="rebuild",
-        concurrency_limit=ONE_AT_A_TIME,
-        description="Build a new index version and switch the alias to it.",
-        tags=["newsetl"],
+        name="rebuild", description="Build a new index version and switch the alias to it.", **shared
     )
     return [nightly, manual, rebuild_deployment]

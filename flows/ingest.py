@@ -76,8 +76,8 @@ def run_pipeline(roots: list[str], settings: Settings, store: ArticleStore, forc
     started = time.monotonic()
     summary = RunSummary()
     found = discover_task(roots, settings.discover, summary)
-    record_quarantine_task(found.quarantined, store, summary)
     plan = plan_run_task(quote(found), store, roots, force, since, summary)
+    record_quarantine_task(quote(found.quarantined), quote(plan.known), store, summary)
     progress = start_progress(len(plan.to_read))
     done = 0
     with NerSession(settings.enrich) as ner:

@@ -34,7 +34,6 @@ QUARANTINE_INDEX_FILE = CONFIG_DIR / "quarantine_index.json"
 TRANSIENT_STATUS = {429, 502, 503, 504}
 STORED_FIELDS = ["id", "sources", "cluster_id", "is_canonical", "minhash", "published_at", "word_count"]
 PAGE_SIZE = 5000
-REFUSED_PATHS_PER_QUERY = 500  # prefix clauses per query (well under indices.query.bool.max_clause_count)
 
 log = logging.getLogger("newsetl.index")
 
@@ -665,17 +664,16 @@ def switch_alias(client: Elasticsearch, es: ElasticsearchSettings, old: str | No
     with_retries(lambda: client.indices.update_aliases(actions=actions), es, "switch alias")
 
 
-def record_refusals(records: Sequence[Quarantine], store: ArticleStore, summary: RunSummary) -> None:
-    """Record the files discovery refused; one refused for the same reason as last time is unchanged."""
+def record_refusals(
+    records: Sequence[Quarantine], known: Mapping[str, SourceState], store: ArticleStore, summary: RunSummary
+) -> None:
+    """Record the files discovery refused; one refused for the same reason as last time is unchanged.
+
+    `known` is the file states the run's plan already loaded (every path under the roots).
+    """
     if not records:
         return
-    previous: dict[str, SourceState] = {}
-    paths = sorted({record.path for record in records})
-    for start in range(0, len(paths), REFUSED_PATHS_PER_QUERY):
-        chunk = paths[start : start + REFUSED_PATHS_PER_QUERY]
-        wanted = set(chunk)
-        # NOTE: source_states matches path prefixes; only the refused paths themselves are wanted.
-        previous.update((p, state) for p, state in store.source_states(chunk).items() if p in wanted)
+    previous = {record.path: known[record.path] for record in records if record.path in known}
     states, repeated = refused_states(records, previous)
     for record in records:
         if record.path in repeated:
@@ -689,6 +687,8 @@ def record_refusals(records: Sequence[Quarantine], store: ArticleStore, summary:
 
 
 @task(name="record-quarantine", cache_policy=NONE)
-def record_quarantine_task(records: Sequence[Quarantine], store: ArticleStore, summary: RunSummary) -> None:
+def record_quarantine_task(
+    records: Sequence[Quarantine], known: Mapping[str, SourceState], store: ArticleStore, summary: RunSummary
+) -> None:
     """Files refused by discovery (too large, links out of the roots or in loops): recorded, counted."""
-    record_refusals(records, store, summary)
+    record_refusals(records, known, store, summary)

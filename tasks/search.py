@@ -10,7 +10,6 @@ from elasticsearch import Elasticsearch
 from config.settings import ElasticsearchSettings
 from tasks.index import with_retries
 
-ENTITY_FIELDS = {"person": "persons", "org": "organizations", "place": "locations"}
 FACET_SIZE = 10
 
 
