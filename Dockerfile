@@ -8,7 +8,6 @@ COPY config ./config
 COPY tasks ./tasks
 COPY flows ./flows
 COPY newsetl ./newsetl
-COPY evals ./evals
 RUN pip install --no-cache-dir . && useradd --create-home newsetl
 USER newsetl
 CMD ["newsetl", "serve"]

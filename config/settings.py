@@ -147,7 +147,7 @@ class Settings:
 
 SECRET_FIELDS = {("es", "api_key"), ("es", "password"), ("kibana", "api_key"), ("kibana", "password")}
 
-# Names fixed by the contract (CONTRACT.md) or by the services themselves.
+# Names users know from the README ("An existing cluster", "Kibana") or fixed by the services themselves.
 ENV_ALIASES = {
     ("es", "index"): "NEWSETL_INDEX",
     ("kibana", "url"): "KIBANA_URL",

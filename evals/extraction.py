@@ -24,10 +24,11 @@ from pathlib import Path
 import trafilatura
 from trafilatura.utils import decode_file
 
-from config.settings import CleanSettings, ExtractSettings, load_settings
-from tasks.clean import learn_boilerplate, normalize_text, strip_boilerplate
-from tasks.html import extract_html
-from tasks.records import CleanArticle, ExtractedArticle, SourceRef
+from newsetl.config.settings import CleanSettings, ExtractSettings, load_settings
+from newsetl.tasks.clean import learn_boilerplate, strip_boilerplate
+from newsetl.tasks.text import normalize_text
+from newsetl.tasks.readers.html_page import extract_html
+from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
 SEED = CORPORA / "seed" / "000_5e6e1551d8ebd9d7.txt"
@@ -46,11 +47,11 @@ def source_of(path: str, data: bytes, format: str) -> SourceRef:
 
 
 def read_plain_text(path: Path, group: str) -> ExtractedArticle:
-    """A plain-text article as the pipeline reads it (tasks.extract), or by the minimal rule without it."""
+    """A plain-text article as the pipeline reads it (tasks.readers.text), or by the minimal rule without it."""
     data = path.read_bytes()
     text = data.decode("utf-8")
     try:
-        from tasks.extract import parse_text_article
+        from newsetl.tasks.readers.text import parse_text_article
     except ImportError:  # the extract step is another module's; the rule it implements is simple
         title, _, rest = normalize_text(text).partition("\n")
         paragraphs = tuple(block.strip() for block in re.split(r"\n\s*\n", rest) if block.strip())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
-from config.settings import Settings
-from flows.ingest import ingest
-from flows.rebuild import rebuild
+from newsetl.config.settings import Settings
+from newsetl.flows.ingest import ingest
+from newsetl.flows.rebuild import rebuild
 
 # At most one ingest run at a time: two runs over the same folders would race on file states.
 ONE_AT_A_TIME = 1

@@ -11,17 +11,18 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
-from config.settings import Settings, load_settings
-from flows.report import publish_progress, publish_summary, start_progress
-from tasks.clean import clean_batch_task
-from tasks.reconcile import dedupe_batch_task
-from tasks.discover import discover_task
-from tasks.enrich import NerSession, enrich_batch_task, start_ner_task
-from tasks.extract import extract_batch_task
-from tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
-from tasks.records import ExtractedBatch, RunSummary
-from tasks.source_state import ChangePlan, plan_run_task
-from tasks.store import ArticleStore, MemoryStore, write_process_output_task
+from newsetl.config.settings import Settings, load_settings
+from newsetl.flows.report import publish_progress, publish_summary, start_progress
+from newsetl.tasks.clean import clean_batch_task
+from newsetl.tasks.reconcile import dedupe_batch_task
+from newsetl.tasks.discover import discover_task
+from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
+from newsetl.tasks.extract import extract_batch_task
+from newsetl.tasks.ner import NerSession
+from newsetl.tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
+from newsetl.tasks.records import ExtractedBatch, RunSummary
+from newsetl.tasks.source_state import ChangePlan, plan_run_task
+from newsetl.tasks.store import ArticleStore, MemoryStore, write_process_output_task
 
 
 @flow(name="ingest", log_prints=False)
@@ -47,8 +48,8 @@ def ingest(
     """
     settings = run_settings(load_settings(), include, exclude, batch_size)
     roots = resolve_roots(folders or list(settings.flow.folders))
-    store = open_store_task(settings.es, run_id=str(flow_run.get_id() or ""), dry_run=dry_run)
-    summary = run_pipeline(roots, settings, store, force=force, since=since)
+    with open_store_task(settings.es, run_id=str(flow_run.get_id() or ""), dry_run=dry_run) as store:
+        summary = run_pipeline(roots, settings, store, force=force, since=since)
     return summary_dict(summary)
 
 

@@ -7,9 +7,11 @@ import time
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
-from config.settings import ElasticsearchSettings, load_settings
-from flows.ingest import resolve_roots, run_pipeline, summary_dict
-from tasks.index import ElasticsearchStore, connect, copy_documents, create_next_version, switch_alias
+from newsetl.config.settings import ElasticsearchSettings, load_settings
+from newsetl.flows.ingest import resolve_roots, run_pipeline, summary_dict
+from newsetl.tasks.es.admin import copy_documents, create_next_version, switch_alias
+from newsetl.tasks.es.client import connect
+from newsetl.tasks.es.store import ElasticsearchStore
 
 
 @task(name="create-version", cache_policy=NONE)
@@ -51,8 +53,8 @@ def rebuild(folders: list[str] | None = None, delete_old: bool = False) -> dict:
     settings = load_settings()
     old, new = create_version_task(settings.es)
     if folders:
-        store = ElasticsearchStore(connect(settings.es), settings.es, articles_index=new)
-        summary = summary_dict(run_pipeline(resolve_roots(folders), settings, store, force=True, since=None))
+        with ElasticsearchStore(connect(settings.es), settings.es, articles_index=new) as store:
+            summary = summary_dict(run_pipeline(resolve_roots(folders), settings, store, force=True, since=None))
     else:
         summary = {"copied": copy_documents_task(settings.es, old, new) if old else 0}
     switch_alias_task(settings.es, old, new, delete_old)

@@ -8,7 +8,7 @@ from uuid import UUID
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext
 
-from tasks.records import RunSummary
+from newsetl.tasks.records import RunSummary
 
 SUMMARY_ARTIFACT_KEY = "ingest-summary"
 TOP_REASONS = 5

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from config.settings import BenchSettings, ElasticsearchSettings, EnrichSettings, Settings
-from tasks.errors import NewsetlError
+from newsetl.config.settings import BenchSettings, ElasticsearchSettings, EnrichSettings, Settings
+from newsetl.tasks.errors import NewsetlError
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
 MIN_PARAGRAPH_WORDS = 8  # shorter blocks of the corpora are headings, captions and datelines
@@ -345,7 +345,7 @@ def bare_nlp_pipe(texts: Sequence[str], settings: EnrichSettings, processes: int
     """The bound: `nlp.pipe(texts, n_process=processes, batch_size=...)` with the pipeline's model.
 
     Run in a fresh process (spaCy forks its workers from it: this process runs threads), timed
-    once the model is loaded (as tasks.ner_workers loads it: same package, same components);
+    once the model is loaded (as tasks.ner_models loads it: same package, same components);
     spaCy's workers send the Docs back, as bare nlp.pipe does.
     """
     context = multiprocessing.get_context("spawn")
@@ -362,7 +362,7 @@ def bare_nlp_pipe(texts: Sequence[str], settings: EnrichSettings, processes: int
 
 
 def _nlp_pipe_runner(settings: EnrichSettings, texts: list[str], processes: int, results: Any) -> None:
-    from tasks.ner_workers import load_ner_pipeline
+    from newsetl.tasks.ner_models import load_ner_pipeline
 
     nlp, _ = load_ner_pipeline(settings)
     started, cpu = time.perf_counter(), _own_and_children_cpu()
@@ -407,7 +407,7 @@ def bare_ner_compute(texts: Sequence[str], settings: EnrichSettings, processes: 
 
 
 def _compute_worker(settings: EnrichSettings, texts: list[str], ready: Any, results: Any) -> None:
-    from tasks.ner_workers import load_ner_pipeline
+    from newsetl.tasks.ner_models import load_ner_pipeline
 
     nlp, _ = load_ner_pipeline(settings)
     ready.wait(timeout=300)
@@ -512,7 +512,7 @@ def run_benchmark(
 
 
 def _ingest(folder: Path, batch_size: int) -> dict[str, Any]:
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     folder.mkdir(parents=True, exist_ok=True)
     return ingest(folders=[str(folder)], batch_size=batch_size)
@@ -539,12 +539,12 @@ def prefect_server_pid() -> int | None:
 
 
 def corpus_texts(corpus: BenchCorpus, max_chars: int) -> list[str]:
-    """The distinct texts NER reads of the corpus (titles and paragraphs, see tasks.enrich.ner_texts), as written.
+    """The distinct texts NER reads of the corpus (titles and paragraphs, see tasks.ner.ner_texts), as written.
 
     Distinct, as the run reads a paragraph that near-duplicates share once (and bare nlp.pipe
     could skip repeats as easily): the bound does the same NER work as the run, no more.
     """
-    from tasks.enrich import texts_for_ner
+    from newsetl.tasks.ner import texts_for_ner
 
     texts: dict[str, None] = {}
     for path in sorted(corpus.root.rglob("*.txt")):
@@ -571,14 +571,14 @@ def ingest_environment(es: ElasticsearchSettings, enrich: EnrichSettings) -> Ite
 
 def enriched_text_count(es: ElasticsearchSettings, max_chars: int) -> tuple[int, int]:
     """(articles the run put through NER, distinct texts NER reads of them): to check the bound read the same."""
-    from tasks.enrich import texts_for_ner
-    from tasks.index import ElasticsearchStore, connect
+    from newsetl.tasks.ner import texts_for_ner
+    from newsetl.tasks.es.client import connect, scan_documents
 
     client = connect(es)
     try:
-        store = ElasticsearchStore(client, es)
         articles, texts = 0, set()
-        for document in store._scan(es.index, {"term": {"ner_applied": True}}, ["title", "body"], sort_field="id"):
+        query = {"term": {"ner_applied": True}}
+        for document in scan_documents(client, es, es.index, query, ["title", "body"], sort_field="id"):
             articles += 1
             texts.update(text for text, _ in texts_for_ner(document["title"], document["body"], max_chars))
         return articles, len(texts)
@@ -592,7 +592,7 @@ def _time_bare_ner(texts: list[str], settings: EnrichSettings, processes: int) -
 
 def delete_alias(es: ElasticsearchSettings) -> None:
     """Delete the bench alias's indices and template (by name: wildcard deletes are refused)."""
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(es)
     try:

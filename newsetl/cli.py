@@ -1,4 +1,4 @@
-"""The `newsetl` command line (see CONTRACT.md): errors end as one line on stderr, never a traceback."""
+"""The `newsetl` command line (README, "Command reference"): errors end as one line on stderr, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any, Callable, Sequence
 
-from config.settings import Settings, SettingsError, load_settings
-from tasks.errors import NewsetlError
+from newsetl.config.settings import Settings, SettingsError, load_settings
+from newsetl.tasks.errors import NewsetlError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,7 +172,7 @@ def render_summary(summary: dict[str, Any]) -> str:
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths)
     quiet_prefect_tracebacks()
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     summary = ingest(
         folders=paths, include=args.include, exclude=args.exclude, since=args.since,
@@ -185,7 +185,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 def process_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths)
     quiet_prefect_tracebacks()
-    from flows.ingest import process
+    from newsetl.flows.ingest import process
 
     summary = process(folders=paths, output=os.path.abspath(args.output), include=args.include, exclude=args.exclude)
     emit(summary, args.json, render_summary)
@@ -217,8 +217,8 @@ def quiet_prefect_tracebacks() -> None:
 def search_command(args: argparse.Namespace, settings: Settings) -> int:
     from elasticsearch import NotFoundError
 
-    from tasks.index import connect
-    from tasks.search import SearchRequest, search_articles
+    from newsetl.tasks.es.client import connect
+    from newsetl.tasks.search import SearchRequest, search_articles
 
     request = SearchRequest(
         query=args.query, persons=tuple(args.person), organizations=tuple(args.org), locations=tuple(args.place),
@@ -265,7 +265,7 @@ def strip_tags(text: str, keep_marks: bool = False) -> str:
 def rebuild_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths) if args.paths else None
     quiet_prefect_tracebacks()
-    from flows.rebuild import rebuild
+    from newsetl.flows.rebuild import rebuild
 
     result = rebuild(folders=paths, delete_old=args.delete_old)
     emit(result, args.json, lambda r: f"alias {settings.es.index} now points to {r['new_index']} (was {r['old_index']})")
@@ -308,7 +308,7 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     from prefect import serve
     from prefect.client.orchestration import get_client
 
-    from flows.deployments import ONE_AT_A_TIME, build_deployments
+    from newsetl.flows.deployments import ONE_AT_A_TIME, build_deployments
 
     with get_client(sync_client=True) as client:
         unhealthy = client.api_healthcheck()

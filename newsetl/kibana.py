@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from config.settings import KIBANA_DIR, KibanaSettings
-from tasks.errors import ConfigurationError, NewsetlError, TransientError
+from newsetl.config.settings import KIBANA_DIR, KibanaSettings
+from newsetl.tasks.errors import ConfigurationError, NewsetlError, TransientError
 
 DEFAULT_ALIAS = "articles"  # the alias the data files are written for
 IMPORT_PATH = "/api/saved_objects/_import"

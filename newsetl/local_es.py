@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.settings import ElasticsearchSettings, LocalElasticsearchSettings
-from tasks.errors import LocalNodeError
+from newsetl.config.settings import ElasticsearchSettings, LocalElasticsearchSettings
+from newsetl.tasks.errors import LocalNodeError
 
 LOCALNODE_DIR = Path(__file__).resolve().parents[1] / "localnode"
 MIN_JAVA = 21
@@ -325,7 +325,7 @@ def remote_status(es: ElasticsearchSettings) -> NodeStatus | None:
     host = urlsplit(es.url).hostname or ""
     if urlsplit(es.url).scheme == "http" and host in {"127.0.0.1", "localhost"}:
         return None
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(es)
     try:

@@ -1,4 +1,4 @@
-"""Text normalisation and boilerplate removal, learned per group from the corpus itself.
+"""Boilerplate removal, learned per group from the corpus itself.
 
 A block (paragraph, subheading, list item, caption...) is removed when
 - it repeats the headline among the first lines (the title field has it);
@@ -31,63 +31,15 @@ from typing import TYPE_CHECKING
 from prefect import task
 from prefect.cache_policies import NONE
 
-from config.settings import CleanSettings
-from tasks.records import NO_TEXT, CleanArticle, CleanedBatch, ExtractedArticle, ExtractedBatch, FileRead, Quarantine, RunSummary
-from tasks.source_state import group_key
+from newsetl.config.settings import CleanSettings
+from newsetl.tasks.records import NO_TEXT, CleanArticle, CleanedBatch, ExtractedArticle, ExtractedBatch, FileRead, Quarantine, RunSummary
+from newsetl.tasks.source_state import group_key
+from newsetl.tasks.text import WORD, comparison_form, normalize_text, word_count
 
 if TYPE_CHECKING:
-    from tasks.store import ArticleStore
-
-# --- normalisation -------------------------------------------------------------------------
-
-# Apostrophe look-alikes become ASCII: spaCy's English tokenizer splits "Russia’s" into
-# "Russia’" + "s" (and the entity with it), while "Russia's" gives the usual PROPN + PART.
-# U+2018 is included because it is often typed for an apostrophe ("Korea‘s").
-# Curly double quotes stay: they are never inside a word, spaCy treats them as punctuation,
-# and they carry the difference between an opening and a closing quote.
-# NOTE: regexes, not str.translate: with a dict table that costs ~0.1 µs a character on
-# non-ASCII text, eight times a regex (and this runs on every block, several times).
-APOSTROPHE_LIKE = re.compile("[\u2019\u2018\u02bc\u2032\uff07]")
-ANY_APOSTROPHE = re.compile("['\u2019\u2018\u02bc\u2032\uff07]")  # and the ASCII one: all dropped when comparing
-# Characters with no visible width that break words apart for search and NER. ZWJ/ZWNJ
-# (U+200D/U+200C) are kept: they are meaningful in Indic and Arabic-script text and emoji.
-INVISIBLE = re.compile("[\u00ad\u200b\u2060\ufeff\u180e]")
-CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")  # any whitespace but newline: tabs, NBSP, thin spaces
-BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def normalize_text(text: str) -> str:
-    """NFC, visible whitespace only (one space inside lines, at most one blank line), ASCII apostrophes."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = APOSTROPHE_LIKE.sub("'", INVISIBLE.sub("", text))
-    text = CONTROL.sub(" ", text.replace("\u2028", "\n").replace("\u2029", "\n\n"))
-    lines = (HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n"))
-    return BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-
+    from newsetl.tasks.store import ArticleStore
 
 # --- fingerprints --------------------------------------------------------------------------
-
-WORD = re.compile(r"\w+")
-DIGITS = re.compile(r"\d+")
-
-
-def comparison_form(text: str, keep_numbers: bool = False) -> str:
-    """Text as compared for repeats: case, punctuation, spacing (and unless kept, the value of numbers) ignored."""
-    if text.isascii():
-        folded = text.lower().replace("'", "")
-    else:
-        folded = ANY_APOSTROPHE.sub("", INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold())
-    # Numbers collapse so "© 2023 Site" and "© 2024 Site", or "12 comments" and "3 comments", match.
-    return " ".join(WORD.findall(folded if keep_numbers else DIGITS.sub("0", folded)))
-
-
-CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def word_count(text: str) -> int:
-    """Words of a block, counting two CJK characters as one word (those scripts use no spaces)."""
-    return len(text.split()) + len(CJK.findall(text)) // 2
 
 
 Fingerprint = Callable[[str], str]  # line_fingerprint, or a memo of it that a batch holds

@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from config.settings import DedupeSettings
-from tasks.records import CleanArticle, SourceRef
+from newsetl.config.settings import DedupeSettings
+from newsetl.tasks.records import CleanArticle, SourceRef
 
 # Bump when shingling, hashing or the permutations change: it is part of every band key, so
 # signatures of another scheme never become candidates (they need re-sketching, not comparing).

@@ -13,9 +13,9 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NONE
 
-from config.settings import DiscoverSettings
-from tasks.errors import NewsetlError
-from tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE, UNSUPPORTED, Quarantine, RunSummary, SourceFile
+from newsetl.config.settings import DiscoverSettings
+from newsetl.tasks.errors import NewsetlError
+from newsetl.tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE, UNSUPPORTED, Quarantine, RunSummary, SourceFile
 
 # Format name of each extension (lower case, without a trailing .gz); only the extensions
 # listed in DiscoverSettings.extensions are discovered.

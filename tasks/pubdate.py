@@ -10,7 +10,8 @@ import lxml.html
 from htmldate import find_date
 from lxml.etree import ParserError
 
-from tasks.records import CleanArticle
+from newsetl.tasks.dates import normalise_iso, plausible
+from newsetl.tasks.records import CleanArticle
 
 # Meta names/properties whose meaning is "first published"; generic ones ("date",
 # "dc.date") and modification dates are left to htmldate's own ranking.
@@ -37,10 +38,6 @@ PUBLICATION_META_KEYS = frozenset(
         "article_date_original",
     }
 )
-EARLIEST_YEAR = 1995  # htmldate's default earliest date too: older values on web pages are placeholders
-ISO_PREFIX = re.compile(
-    r"^\s*(\d{4})[-/](\d{2})[-/](\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}:?\d{2})?)?"
-)
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/_-](\d{1,2})[/_-](\d{1,2})(?=[/_.-]|$)")
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 JSON_LD_DATE_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
@@ -57,7 +54,7 @@ def publication_date_from_html(html: str, url: str | None = None) -> str | None:
 
     # Explicit publication metadata wins when every such field (and a date in the URL, if
     # any) names the same day; otherwise htmldate weighs the evidence.
-    stated = [value for value in _publication_metadata(tree) if _plausible(value, latest)]
+    stated = [value for value in _publication_metadata(tree) if plausible(value, latest)]
     days = {value[:10] for value in stated}
     url_day = url_date(url)
     if len(days) == 1 and (url_day is None or url_day in days):
@@ -131,32 +128,6 @@ def _json_ld_dates_published(text: str) -> list[str]:
                 deeper.extend(item)
         level = deeper
     return found
-
-
-def normalise_iso(value: str | None) -> str | None:
-    """`YYYY-MM-DD` or an ISO datetime from a value that starts with an ISO date, else None."""
-    if not value:
-        return None
-    match = ISO_PREFIX.match(value)
-    if not match:
-        return None
-    year, month, day, clock, zone = match.groups()
-    try:
-        day_only = date(int(year), int(month), int(day))
-    except ValueError:
-        return None
-    if not clock:
-        return day_only.isoformat()
-    zone = "+00:00" if zone == "Z" else (zone[:3] + ":" + zone[-2:] if zone else "")
-    try:
-        return datetime.fromisoformat(f"{day_only.isoformat()}T{clock}{zone}").isoformat()
-    except ValueError:
-        return day_only.isoformat()
-
-
-def _plausible(value: str, latest: datetime) -> bool:
-    """Not before the news web and not after tomorrow."""
-    return EARLIEST_YEAR <= int(value[:4]) and value[:10] <= latest.date().isoformat()
 
 
 FILE_MTIME = "file_mtime"

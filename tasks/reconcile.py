@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 from prefect import task
 from prefect.cache_policies import NONE
 
-from config.settings import DedupeSettings
-from tasks.dedupe import (
+from newsetl.config.settings import DedupeSettings
+from newsetl.tasks.dedupe import (
     BodySketch,
     ClusterAssignment,
     ExactGroup,
@@ -28,25 +28,21 @@ from tasks.dedupe import (
     resolve_clusters,
     sketch_body,
 )
-from tasks.pubdate import resolve_publication_date
-from tasks.records import CleanArticle, CleanedBatch, RunSummary, SourceRef
-from tasks.source_state import DUPLICATE, UNCHANGED, WRITTEN, SourceState
+from newsetl.tasks.pubdate import resolve_publication_date
+from newsetl.tasks.records import (
+    DUPLICATE,
+    UNCHANGED,
+    WRITTEN,
+    CleanArticle,
+    CleanedBatch,
+    RunSummary,
+    SourceRef,
+    SourceState,
+    StoredArticle,
+)
 
 if TYPE_CHECKING:
-    from tasks.store import ArticleStore
-
-
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    """What reconciliation and clustering need of an article already in the index (no body)."""
-
-    id: str
-    sources: tuple[SourceRef, ...]
-    cluster_id: str
-    is_canonical: bool
-    minhash: str
-    published_at: str | None
-    word_count: int
+    from newsetl.tasks.store import ArticleStore
 
 
 @dataclass

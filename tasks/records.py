@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-# Reason codes of quarantine records (CONTRACT.md); extend here, nowhere else.
+# Reason codes of quarantine records (README, "What a run does"); extend here, nowhere else.
 EMPTY = "empty"
 BINARY = "binary"
 DECODE_ERROR = "decode_error"
@@ -218,3 +218,49 @@ class CleanedBatch:
     quarantined: tuple[Quarantine, ...] = ()
     problems: tuple[Quarantine, ...] = ()
     failed: dict[str, str] = field(default_factory=dict)
+
+
+# Outcomes of a file, as counted in the run summary (README, "Run summary").
+WRITTEN = "written"
+UNCHANGED = "unchanged"
+DUPLICATE = "duplicate"
+QUARANTINED = "quarantined"
+FAILED = "failed"
+
+
+# The size recorded for a file the next run must read whatever its stat says: one discovery
+# refused unread (a chmod or a fixed link changes no size or mtime), or one whose read failed in
+# a way that may pass (replaced with the same size and mtime, as rsync does; an I/O error).
+RETRY_SIZE = -1
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What the last run recorded of one input file (one document of the `<alias>-sources` index)."""
+
+    path: str
+    size: int
+    mtime: float
+    sha256: str = ""
+    status: str = WRITTEN  # written, duplicate, quarantined, failed
+    article_ids: tuple[str, ...] = ()
+    reason: str = ""
+    groups: tuple[str, ...] = ()
+    block_fingerprints: tuple[str, ...] = ()  # "<group key>:<fingerprint>", counted to learn boilerplate
+
+    def matches(self, source: SourceFile) -> bool:
+        """True when the file system says the file is as it was (no need to read it)."""
+        return self.size == source.size and self.mtime == source.mtime and self.size != RETRY_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """What reconciliation and clustering need of an article already in the index (no body)."""
+
+    id: str
+    sources: tuple[SourceRef, ...]
+    cluster_id: str
+    is_canonical: bool
+    minhash: str
+    published_at: str | None
+    word_count: int

@@ -7,8 +7,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from config.settings import ElasticsearchSettings
-from tasks.index import with_retries
+from newsetl.config.settings import ElasticsearchSettings
+from newsetl.tasks.es.client import with_retries
 
 FACET_SIZE = 10
 

@@ -10,43 +10,24 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 from prefect import task
 from prefect.cache_policies import NONE
 
-from tasks.records import CHANGED_WHILE_READ, UNREADABLE, Quarantine, RunSummary, SourceFile
+from newsetl.tasks.records import (
+    CHANGED_WHILE_READ,
+    FAILED,
+    QUARANTINED,
+    RETRY_SIZE,
+    UNREADABLE,
+    Quarantine,
+    RunSummary,
+    SourceFile,
+    SourceState,
+)
 
 if TYPE_CHECKING:
-    from tasks.discover import DiscoveryResult
-    from tasks.store import ArticleStore
+    from newsetl.tasks.discover import DiscoveryResult
+    from newsetl.tasks.store import ArticleStore
 
-# Outcomes of a file, as counted in the run summary (CONTRACT.md).
-WRITTEN = "written"
-UNCHANGED = "unchanged"
-DUPLICATE = "duplicate"
-QUARANTINED = "quarantined"
-FAILED = "failed"
 
-# The size recorded for a file the next run must read whatever its stat says: one discovery
-# refused unread (a chmod or a fixed link changes no size or mtime), or one whose read failed in
-# a way that may pass (replaced with the same size and mtime, as rsync does; an I/O error).
-RETRY_SIZE = -1
 RETRIED_REASONS = frozenset({CHANGED_WHILE_READ, UNREADABLE})
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    """What the last run recorded of one input file (one document of the `<alias>-sources` index)."""
-
-    path: str
-    size: int
-    mtime: float
-    sha256: str = ""
-    status: str = WRITTEN  # written, duplicate, quarantined, failed
-    article_ids: tuple[str, ...] = ()
-    reason: str = ""
-    groups: tuple[str, ...] = ()
-    block_fingerprints: tuple[str, ...] = ()  # "<group key>:<fingerprint>", counted to learn boilerplate
-
-    def matches(self, source: SourceFile) -> bool:
-        """True when the file system says the file is as it was (no need to read it)."""
-        return self.size == source.size and self.mtime == source.mtime and self.size != RETRY_SIZE
 
 
 @dataclass(frozen=True)

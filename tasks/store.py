@@ -1,6 +1,6 @@
 """Where a run keeps articles and file states: the interface, its write batch, and an in-memory store.
 
-`newsetl run` uses the Elasticsearch store (tasks.index); `newsetl process` the in-memory one,
+`newsetl run` uses the Elasticsearch store (tasks/es/store.py); `newsetl process` the in-memory one,
 written out as JSON lines at the end. Both serve the same pipeline.
 """
 
@@ -16,9 +16,7 @@ from typing import Any, Iterable, Protocol, Sequence
 from prefect import task
 from prefect.cache_policies import NONE
 
-from tasks.reconcile import StoredArticle
-from tasks.records import Quarantine, SourceRef
-from tasks.source_state import SourceState
+from newsetl.tasks.records import Quarantine, SourceRef, SourceState, StoredArticle
 
 
 @dataclass
@@ -78,6 +76,8 @@ class ArticleStore(Protocol):
     def write_articles(self, writes: ArticleWrites) -> list[WriteFailure]: ...
 
     def write_states(self, writes: StateWrites) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def stored_from_document(document: dict[str, Any]) -> StoredArticle:
@@ -181,6 +181,9 @@ class MemoryStore:
             self.quarantine.pop(path, None)
         for record in batch.quarantine:
             self.quarantine.setdefault(record.path, []).append(record)
+
+    def close(self) -> None:
+        return None  # holds no connection: `newsetl process` writes it out after the run
 
 
 # Fields that serve deduplication inside the index; not part of an exported article.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings, load_settings
+from newsetl.config.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", REPO.parent / "shared" / "corpora"))
@@ -60,7 +60,7 @@ def es_settings(es_node: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("NEWSETL_LOCAL_ES_HOME", es_node.local_es.home)
     yield replace(es_node, es=replace(es_node.es, index=alias))
     delete_indices(es_node, alias)
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(es_node.es)
     client.options(ignore_status=404).indices.delete_index_template(name=alias)
@@ -69,7 +69,7 @@ def es_settings(es_node: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 def delete_indices(settings: Settings, alias: str) -> None:
     """Delete every index of an alias (wildcard deletes are refused by default since 8.0)."""
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(settings.es)
     names = list(client.indices.get(index=f"{alias}-*", allow_no_indices=True, expand_wildcards="all").body)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import BenchSettings
+from newsetl.config.settings import BenchSettings
 from newsetl.bench import build_corpus, render_benchmark, source_sentences
 from tests.conftest import CORPORA, REPO, corpus
 
@@ -86,7 +86,7 @@ def test_newsetl_bench_json_has_the_contract_figures(es_settings, prefect_api, s
     assert {"extract", "clean", "deduplicate", "enrich", "index"} <= set(result["stage_seconds"])
     assert 100 < result["peak_rss_mb"] < 8000
     assert "bare nlp.pipe" in render_benchmark(result)
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(es_settings.es)
     try:  # the bench's alias is gone

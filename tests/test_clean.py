@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import CleanSettings
-from tasks.clean import (
+from newsetl.config.settings import CleanSettings
+from newsetl.tasks.clean import (
     BoilerplateModel,
     GroupCounts,
     article_fingerprints,
@@ -21,7 +21,7 @@ from tasks.clean import (
     normalize_text,
     strip_boilerplate,
 )
-from tasks.records import ExtractedArticle, SourceRef
+from newsetl.tasks.records import ExtractedArticle, SourceRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "clean"
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from config.settings import load_settings
+from newsetl.config.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

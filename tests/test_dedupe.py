@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from config.settings import DedupeSettings
+from newsetl.config.settings import DedupeSettings
 from evals.dedupe import InMemoryIndex
-from tasks.dedupe import (
+from newsetl.tasks.dedupe import (
     ClusterAssignment,
     NearDupCandidate,
     candidate_from_article,
@@ -31,7 +31,7 @@ from tasks.dedupe import (
     shingle_hashes,
     sketch_body,
 )
-from tasks.records import CleanArticle, SourceRef
+from newsetl.tasks.records import CleanArticle, SourceRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dedupe"
 REPO = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def test_signature_of_a_fixed_text_has_golden_values():
 
 def test_signature_is_the_same_in_another_process_with_another_hash_seed():
     code = (
-        "from config.settings import DedupeSettings; from tasks.dedupe import minhash_signature, encode_signature;"
+        "from newsetl.config.settings import DedupeSettings; from newsetl.tasks.dedupe import minhash_signature, encode_signature;"
         "print(encode_signature(minhash_signature(open(0).read(), DedupeSettings())))"
     )
     environment = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from config.settings import load_settings
-from flows.deployments import build_deployments
+from newsetl.config.settings import load_settings
+from newsetl.flows.deployments import build_deployments
 from tests.conftest import REPO
 
 INGEST_PARAMETERS = {"folders", "include", "exclude", "since", "force", "dry_run", "batch_size"}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import DiscoverSettings
-from tasks.discover import discover_files, file_format, glob_to_regex
-from tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE, UNSUPPORTED
+from newsetl.config.settings import DiscoverSettings
+from newsetl.tasks.discover import discover_files, file_format, glob_to_regex
+from newsetl.tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE, UNSUPPORTED
 
 SETTINGS = DiscoverSettings()
 

@@ -10,24 +10,17 @@ from pathlib import Path
 import pytest
 from conftest import corpus
 
-from config.settings import EnrichSettings, load_settings
-from tasks.clean import clean_batch
-from tasks.discover import discover_files
-from tasks.enrich import (
-    FILE_MTIME,
-    DateResolver,
-    ModelNotInstalled,
-    NerSession,
-    canonical_entities,
-    clean_entity_text,
-    components_not_needed_for_ner,
-    enrich_articles,
-    load_ner_model,
-    resolve_publication_date,
-)
-from tasks.extract import extract_batch
-from tasks.records import CleanArticle, EntityCount, SourceRef
-from tasks.store import MemoryStore
+from newsetl.config.settings import EnrichSettings, load_settings
+from newsetl.tasks.clean import clean_batch
+from newsetl.tasks.discover import discover_files
+from newsetl.tasks.dates import DateResolver
+from newsetl.tasks.entities import canonical_entities, clean_entity_text
+from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
+from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner
+from newsetl.tasks.pubdate import FILE_MTIME, resolve_publication_date
+from newsetl.tasks.extract import extract_batch
+from newsetl.tasks.records import CleanArticle, EntityCount, SourceRef
+from newsetl.tasks.store import MemoryStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
 MTIME = "2024-05-01T08:00:00+00:00"

@@ -1,4 +1,4 @@
-"""Tests of tasks/extract.py: reading (gzip, caps, changes), decoding, each format, and bad input that never raises."""
+"""Tests of tasks/extract.py and tasks/readers/: reading, decoding, each format, bad input that never raises."""
 
 from __future__ import annotations
 
@@ -15,23 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import ExtractSettings
-from tasks.extract import (
-    ExtractionResult,
-    Problem,
-    RawInput,
-    decode_text,
-    declared_charset,
-    extract_articles,
-    extract_file,
-    html_depth,
-    limit_html_depth,
-    normalize_date,
-    parse_dateline,
-    read_source,
-    unwrap_block,
-)
-from tasks.records import (
+from newsetl.config.settings import ExtractSettings
+from newsetl.tasks.dates import normalize_date, parse_dateline
+from newsetl.tasks.extract import extract_articles, extract_file, read_source
+from newsetl.tasks.readers.base import ExtractionResult, Problem, RawInput
+from newsetl.tasks.readers.decode import decode_text, declared_charset
+from newsetl.tasks.readers.html_depth import html_depth, limit_html_depth
+from newsetl.tasks.readers.text import unwrap_block
+from newsetl.tasks.records import (
     BAD_GZIP,
     BAD_JSON,
     BAD_WARC,
@@ -68,7 +59,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> SourceFile:
 
 
 def stub_extractor(html: str, source: SourceRef, group: str, settings: ExtractSettings, url: str | None = None):
-    """Stands in for tasks.html.extract_html: one paragraph per <p>, None when there is none."""
+    """Stands in for tasks.readers.html_page.extract_html: one paragraph per <p>, None when there is none."""
     import re
 
     paragraphs = tuple(p.strip() for p in re.findall(r"<p>(.*?)</p>", html, re.S) if p.strip())

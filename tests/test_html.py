@@ -1,4 +1,4 @@
-"""Article extraction from HTML pages (tasks/html.py)."""
+"""Article extraction from HTML pages (tasks/readers/html_page.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import trafilatura
 
-from config.settings import CleanSettings, ExtractSettings
-from tasks.clean import BoilerplateModel, strip_boilerplate
-from tasks.html import declared_language, extract_html, parse_html, site_group
-from tasks.records import SourceRef
+from newsetl.config.settings import CleanSettings, ExtractSettings
+from newsetl.tasks.clean import BoilerplateModel, strip_boilerplate
+from newsetl.tasks.readers.html_page import declared_language, extract_html, parse_html, site_group
+from newsetl.tasks.records import SourceRef
 
 FIXTURES = Path(__file__).parent / "fixtures" / "html"
 SETTINGS = ExtractSettings()

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from config.settings import KIBANA_DIR, KibanaSettings
+from newsetl.config.settings import KIBANA_DIR, KibanaSettings
 from newsetl import kibana
-from tasks.errors import ConfigurationError, NewsetlError, TransientError
+from newsetl.tasks.errors import ConfigurationError, NewsetlError, TransientError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 ARTICLES_VIEW = "newsetl-articles"

@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from config.settings import load_settings
+from newsetl.config.settings import load_settings
 from newsetl import local_es
-from tasks.errors import LocalNodeError
+from newsetl.tasks.errors import LocalNodeError
 
 pytestmark = pytest.mark.elasticsearch
 
@@ -47,7 +47,7 @@ def test_english_analyzer_stems_running_to_run(es_node):
 
 
 def test_python_client_info_and_ping_work_unchanged(es_node):
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(es_node.es)
     try:

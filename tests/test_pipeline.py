@@ -23,7 +23,7 @@ def articles(tmp_path: Path) -> Path:
 
 
 def client_for(settings):
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     return connect(settings.es)
 
@@ -44,7 +44,7 @@ def balanced(summary: dict) -> bool:
 
 
 def test_second_run_over_an_unchanged_folder_writes_nothing(es_settings, prefect_api, articles):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     first = ingest(folders=[str(articles)])
     documents = all_documents(es_settings)
@@ -57,7 +57,7 @@ def test_second_run_over_an_unchanged_folder_writes_nothing(es_settings, prefect
 
 
 def test_copies_become_one_article_and_near_duplicates_one_canonical(es_settings, prefect_api, articles):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     shutil.copy(articles / "regional" / "school-meals.txt", articles / "wire" / "school-meals-copy.txt")
     summary = ingest(folders=[str(articles)])
@@ -72,7 +72,7 @@ def test_copies_become_one_article_and_near_duplicates_one_canonical(es_settings
 
 
 def test_moved_file_keeps_its_article_and_deleted_file_leaves_the_index(es_settings, prefect_api, articles):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     ingest(folders=[str(articles)])
     before = all_documents(es_settings)
@@ -91,7 +91,7 @@ def test_moved_file_keeps_its_article_and_deleted_file_leaves_the_index(es_setti
 
 
 def test_changed_file_updates_its_article(es_settings, prefect_api, articles):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     ingest(folders=[str(articles)])
     path = articles / "regional" / "library-archive.txt"
@@ -103,7 +103,7 @@ def test_changed_file_updates_its_article(es_settings, prefect_api, articles):
 
 
 def test_two_halves_give_the_same_clusters_as_the_whole(es_settings, prefect_api, articles, tmp_path):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     ingest(folders=[str(articles)])
     whole = {d["id"]: (d["cluster_id"], d["is_canonical"]) for d in all_documents(es_settings).values()}
@@ -136,11 +136,12 @@ def test_search_finds_the_seed_by_sanctions_with_a_highlight_and_filters_by_pers
 
 
 def test_a_document_the_mapping_rejects_ends_in_the_quarantine_index(es_settings, prefect_api, articles):
-    from tasks.dedupe import ExactGroup, sketch_body
-    from tasks.index import ElasticsearchStore, index_batch
-    from tasks.reconcile import BatchPlan, DedupedBatch
-    from tasks.records import CleanArticle, CleanedBatch, Enrichment, FileRead, RunSummary, SourceFile, SourceRef
-    from tasks.dedupe import ClusterAssignment
+    from newsetl.tasks.dedupe import ExactGroup, sketch_body
+    from newsetl.tasks.es.store import ElasticsearchStore
+    from newsetl.tasks.index import index_batch
+    from newsetl.tasks.reconcile import BatchPlan, DedupedBatch
+    from newsetl.tasks.records import CleanArticle, CleanedBatch, Enrichment, FileRead, RunSummary, SourceFile, SourceRef
+    from newsetl.tasks.dedupe import ClusterAssignment
 
     store = ElasticsearchStore.open(es_settings.es)
     path = str(articles / "bad-date.txt")

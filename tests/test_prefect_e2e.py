@@ -17,8 +17,8 @@ from uuid import UUID
 
 import pytest
 
-from config.settings import Settings, load_settings
-from flows.report import SUMMARY_ARTIFACT_KEY
+from newsetl.config.settings import Settings, load_settings
+from newsetl.flows.report import SUMMARY_ARTIFACT_KEY
 from tests.conftest import REPO, SAMPLES, free_port
 
 pytestmark = [pytest.mark.prefect, pytest.mark.elasticsearch, pytest.mark.slow]
@@ -129,7 +129,7 @@ def run_logs(run_id: UUID) -> list:
 
 def source_paths_in_index(settings: Settings) -> set[str]:
     """Every file path named in the `sources` of the alias's articles."""
-    from tasks.index import connect
+    from newsetl.tasks.es.client import connect
 
     client = connect(settings.es)
     try:
@@ -209,8 +209,8 @@ def test_custom_run_from_the_ui_completes_and_its_articles_are_searchable(
 ):
     from playwright.sync_api import sync_playwright
 
-    from tasks.index import connect
-    from tasks.search import SearchRequest, search_articles
+    from newsetl.tasks.es.client import connect
+    from newsetl.tasks.search import SearchRequest, search_articles
 
     articles = tmp_path / "articles"
     shutil.copytree(SAMPLES, articles)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.pubdate import normalise_iso, publication_date_from_html, url_date
+from newsetl.tasks.dates import normalise_iso
+from newsetl.tasks.pubdate import publication_date_from_html, url_date
 
 
 def page(head: str = "", body: str = "<p>Some article text.</p>") -> str:

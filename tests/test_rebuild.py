@@ -20,8 +20,8 @@ def documents(client, index: str) -> dict[str, dict]:
 @pytest.fixture
 def ingested(es_settings, prefect_api, tmp_path):
     """The samples ingested into v1: (folder, client, documents)."""
-    from flows.ingest import ingest
-    from tasks.index import connect
+    from newsetl.flows.ingest import ingest
+    from newsetl.tasks.es.client import connect
 
     folder = tmp_path / "articles"
     shutil.copytree(SAMPLES, folder)
@@ -32,9 +32,9 @@ def ingested(es_settings, prefect_api, tmp_path):
 
 
 def test_rebuild_by_copying_moves_the_alias_to_an_equal_next_version(es_settings, ingested):
-    from flows.ingest import ingest
-    from flows.rebuild import rebuild
-    from tasks.index import alias_target
+    from newsetl.flows.ingest import ingest
+    from newsetl.flows.rebuild import rebuild
+    from newsetl.tasks.es.admin import alias_target
 
     folder, client, before = ingested
     result = rebuild()
@@ -48,7 +48,7 @@ def test_rebuild_by_copying_moves_the_alias_to_an_equal_next_version(es_settings
 
 
 def test_rebuild_from_the_files_with_delete_old(es_settings, ingested):
-    from flows.rebuild import rebuild
+    from newsetl.flows.rebuild import rebuild
 
     folder, client, before = ingested
     result = rebuild(folders=[str(folder)], delete_old=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from tasks.reconcile import StoredArticle, reconcile_batch, remove_sources
-from tasks.records import CleanArticle, SourceRef
-from tasks.source_state import DUPLICATE, UNCHANGED, WRITTEN, SourceState
+from newsetl.tasks.reconcile import reconcile_batch, remove_sources
+from newsetl.tasks.records import CleanArticle, SourceRef
+from newsetl.tasks.records import DUPLICATE, UNCHANGED, WRITTEN, SourceState, StoredArticle
 
 
 def ref(path: str, sha: str = "s") -> SourceRef:

@@ -237,7 +237,7 @@ def bad_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_bad_inputs_end_in_quarantine_and_only_changed_ones_are_retried(es_settings, prefect_api, bad_folder):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     run = newsetl("run", str(bad_folder), "--json")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -285,8 +285,8 @@ def test_bad_inputs_end_in_quarantine_and_only_changed_ones_are_retried(es_setti
 
 def test_files_that_fail_while_read_are_quarantined_then_read_again(es_settings, prefect_api, tmp_path, monkeypatch):
     """A file replaced, grown, removed or failing with EIO mid-run is quarantined; the next run reads it again."""
-    import tasks.extract
-    from flows.ingest import ingest
+    import newsetl.tasks.extract
+    from newsetl.flows.ingest import ingest
 
     folder = tmp_path / "news"
     folder.mkdir()
@@ -295,7 +295,7 @@ def test_files_that_fail_while_read_are_quarantined_then_read_again(es_settings,
         (folder / name).write_text(f"Story number {number}\n\n{STORY} Reported for file {name}.", encoding="utf-8")
     replaced, growing = folder / "replaced.txt", folder / "growing.txt"
     before = replaced.stat()
-    real_read, real_extract, real_stat, real_open = tasks.extract.read_source, tasks.extract.extract_articles, os.stat, os.open
+    real_read, real_extract, real_stat, real_open = newsetl.tasks.extract.read_source, newsetl.tasks.extract.extract_articles, os.stat, os.open
 
     def read_with_faults(source, settings):
         name = os.path.basename(source.path)
@@ -327,8 +327,8 @@ def test_files_that_fail_while_read_are_quarantined_then_read_again(es_settings,
         return real_extract(raw, settings, *args, **kwargs)
 
     with monkeypatch.context() as faults:
-        faults.setattr(tasks.extract, "read_source", read_with_faults)
-        faults.setattr(tasks.extract, "extract_articles", extract_crashing)
+        faults.setattr(newsetl.tasks.extract, "read_source", read_with_faults)
+        faults.setattr(newsetl.tasks.extract, "extract_articles", extract_crashing)
         faults.setattr(os, "stat", stat_while_growing)
         faults.setattr(os, "open", open_failing)
         first = ingest(folders=[str(folder)])
@@ -352,7 +352,7 @@ def test_files_that_fail_while_read_are_quarantined_then_read_again(es_settings,
 
 
 def test_a_written_file_that_turns_bad_gives_up_its_article(es_settings, prefect_api, tmp_path):
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     folder = tmp_path / "news"
     folder.mkdir()
@@ -646,9 +646,9 @@ def test_node_stopped_mid_run_fails_the_run_and_the_rerun_finishes_the_work(es_n
 
 def test_a_crash_between_a_new_canonical_and_the_old_ones_flags_heals(es_settings, prefect_api, tmp_path, monkeypatch):
     """Articles written, then the run dies before the updates of older articles and the file states."""
-    from flows.ingest import ingest
-    from tasks.index import ElasticsearchStore
-    from tasks.store import ArticleWrites
+    from newsetl.flows.ingest import ingest
+    from newsetl.tasks.es.store import ElasticsearchStore
+    from newsetl.tasks.store import ArticleWrites
 
     folder = tmp_path / "news"
     folder.mkdir()
@@ -696,8 +696,9 @@ def test_a_crash_between_a_new_canonical_and_the_old_ones_flags_heals(es_setting
 
 
 def test_refused_files_are_unchanged_when_refused_again_for_the_same_reason():
-    from tasks.records import Quarantine, SourceFile
-    from tasks.source_state import RETRY_SIZE, SourceState, plan_changes, refused_states
+    from newsetl.tasks.records import Quarantine, SourceFile
+    from newsetl.tasks.records import RETRY_SIZE, SourceState
+    from newsetl.tasks.source_state import plan_changes, refused_states
 
     previous = {
         "/r/big.txt": SourceState("/r/big.txt", RETRY_SIZE, 0.0, status="quarantined", reason="too_large"),
@@ -716,8 +717,8 @@ def test_refused_files_are_unchanged_when_refused_again_for_the_same_reason():
 
 
 def test_only_failures_that_may_pass_are_retried_whatever_the_stat_says():
-    from tasks.records import Quarantine, SourceFile
-    from tasks.source_state import plan_changes, quarantined_state
+    from newsetl.tasks.records import Quarantine, SourceFile
+    from newsetl.tasks.source_state import plan_changes, quarantined_state
 
     source = SourceFile("/r/a.txt", "/r", 10, 5.0)
     retried = quarantined_state(Quarantine("/r/a.txt", "changed_while_read", "replaced"), source)
@@ -727,12 +728,12 @@ def test_only_failures_that_may_pass_are_retried_whatever_the_stat_says():
 
 
 def test_articles_of_files_without_a_state_are_clustered_again():
-    from config.settings import DedupeSettings
-    from tasks.dedupe import encode_signature, sketch_body
-    from tasks.reconcile import StoredArticle, cluster_changes, interrupted_articles
-    from tasks.records import CleanArticle, SourceRef
-    from tasks.source_state import SourceState
-    from tasks.store import MemoryStore
+    from newsetl.config.settings import DedupeSettings
+    from newsetl.tasks.dedupe import encode_signature, sketch_body
+    from newsetl.tasks.reconcile import cluster_changes, interrupted_articles
+    from newsetl.tasks.records import CleanArticle, SourceRef
+    from newsetl.tasks.records import SourceState, StoredArticle
+    from newsetl.tasks.store import MemoryStore
 
     settings = DedupeSettings()
     old_body, new_body = STORY, STORY + " The vote was seven to two."
@@ -760,9 +761,9 @@ def test_articles_of_files_without_a_state_are_clustered_again():
 
 
 def test_partial_answers_from_a_recovering_node_are_retried_not_trusted():
-    from config.settings import ElasticsearchSettings
-    from tasks.errors import ElasticsearchUnavailable
-    from tasks.index import complete, with_retries
+    from newsetl.config.settings import ElasticsearchSettings
+    from newsetl.tasks.errors import ElasticsearchUnavailable
+    from newsetl.tasks.es.client import complete, with_retries
 
     es = ElasticsearchSettings(max_retries=2, retry_backoff_seconds=0.01)
     answers = iter([
@@ -784,8 +785,8 @@ def test_no_secret_reaches_logs_artifacts_or_indices(es_settings, prefect_api, b
     from prefect.client.schemas.filters import LogFilter, LogFilterTimestamp
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 
-    from config.settings import load_settings
-    from tasks.index import connect
+    from newsetl.config.settings import load_settings
+    from newsetl.tasks.es.client import connect
 
     started = time.time()
     marker = uuid.uuid4().hex
@@ -866,7 +867,7 @@ def readable(data: bytes) -> str:
 
 
 def test_secrets_come_from_the_environment_only(tmp_path):
-    from config.settings import load_settings
+    from newsetl.config.settings import load_settings
 
     settings_file = tmp_path / "settings.toml"
     settings_file.write_text('[es]\napi_key = "from-the-file"\npassword = "from-the-file"\n[kibana]\npassword = "from-the-file"\n')
@@ -879,8 +880,8 @@ def test_secrets_come_from_the_environment_only(tmp_path):
 
 
 def test_https_connections_verify_certificates_by_default():
-    from config.settings import ElasticsearchSettings, load_settings
-    from tasks.index import connect
+    from newsetl.config.settings import ElasticsearchSettings, load_settings
+    from newsetl.tasks.es.client import connect
 
     https = "https://es.example:9200"
     for es in (ElasticsearchSettings(url=https), replace(load_settings({}).es, url=https)):
@@ -896,9 +897,9 @@ def test_a_server_with_an_untrusted_certificate_is_refused_in_one_line(tmp_path)
     import http.server
     import ssl
 
-    from config.settings import ElasticsearchSettings
-    from tasks.errors import ConfigurationError
-    from tasks.index import check_reachable
+    from newsetl.config.settings import ElasticsearchSettings
+    from newsetl.tasks.errors import ConfigurationError
+    from newsetl.tasks.es.client import check_reachable
 
     if subprocess.run(["openssl", "version"], capture_output=True).returncode != 0:
         pytest.skip("openssl not installed")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flows.report import publish_progress, start_progress, summary_markdown
-from tasks.records import RunSummary
+from newsetl.flows.report import publish_progress, start_progress, summary_markdown
+from newsetl.tasks.records import RunSummary
 
 
 def a_summary(**changes) -> RunSummary:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tasks.records import SourceFile
-from tasks.source_state import FAILED, QUARANTINED, SourceState, parse_since, plan_changes
+from newsetl.tasks.records import SourceFile
+from newsetl.tasks.records import FAILED, QUARANTINED, SourceState
+from newsetl.tasks.source_state import parse_since, plan_changes
 
 
 def source(path: str, size: int = 10, mtime: float = 100.0) -> SourceFile:

@@ -12,9 +12,10 @@ from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from config.settings import ExtractSettings
-from tasks.clean import comparison_form, normalize_text
-from tasks.records import ExtractedArticle, SourceRef
+from newsetl.config.settings import ExtractSettings
+from newsetl.tasks.text import comparison_form, normalize_text
+from newsetl.tasks.readers.html_depth import limit_html_depth
+from newsetl.tasks.records import ExtractedArticle, SourceRef
 
 # Options for trafilatura: comments are not the article; tables are (results, figures);
 # the balanced default of precision and recall, because the boilerplate step (tasks/clean.py)
@@ -46,11 +47,6 @@ SKIPPED_ANCESTORS = frozenset(
     {"aside", "nav", "footer", "form", "figure", "figcaption", "header", "button", "noscript"}
 )
 PARSER_MAX_DEPTH = 256
-MARKUP_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^<>]*?(/?)>")
-VOID_TAGS = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
-)
-IMPLIED_END_TAGS = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th"})
 HOST_PREFIXES = re.compile(r"^(www\d?|m|mobile|amp)\.")
 LANGUAGE_TAG = re.compile(r"^([a-zA-Z]{2})(?:[-_][a-zA-Z0-9]+)*$")
 LOWER_START = re.compile(r"^[a-zà-öø-ÿ]")
@@ -101,7 +97,7 @@ def parse_html(html: str, max_depth: int) -> HtmlElement | None:
     limit = min(max_depth, PARSER_MAX_DEPTH - 6)
     tree = _load(html)
     if tree is not None and _depth(tree) >= limit:
-        tree = _load(flatten_markup(html, limit))
+        tree = _load(limit_html_depth(html, limit)[0])
     return tree
 
 
@@ -118,29 +114,6 @@ def _depth(tree: HtmlElement) -> int:
         depth += 1 if event == "start" else -1
         deepest = max(deepest, depth)
     return deepest
-
-
-def flatten_markup(html: str, max_depth: int) -> str:
-    """The markup with every tag opened below `max_depth` (and its closing tag) removed; text stays."""
-    depth = 0
-    pieces: list[str] = []
-    last = 0
-    for tag in MARKUP_TAG.finditer(html):
-        closing, name, self_closing = tag.group(1) == "/", tag.group(2).lower(), tag.group(3) == "/"
-        if name in VOID_TAGS or self_closing or name in IMPLIED_END_TAGS:
-            continue  # they do not nest (or the parser closes them itself)
-        if closing:
-            drop = depth > max_depth
-            depth = max(0, depth - 1)
-        else:
-            depth += 1
-            drop = depth > max_depth
-        if drop:
-            pieces.append(html[last : tag.start()])
-            pieces.append(" ")
-            last = tag.end()
-    pieces.append(html[last:])
-    return "".join(pieces)
 
 
 @dataclass(slots=True)
@@ -371,7 +344,7 @@ def declared_language(tree: HtmlElement) -> str | None:
 
 def _publication_date(html: str, url: str | None) -> str | None:
     try:
-        from tasks.pubdate import publication_date_from_html
+        from newsetl.tasks.pubdate import publication_date_from_html
     except ImportError:  # the pubdate step is optional; trafilatura's own date is the fallback
         return None
     return publication_date_from_html(html, url)

@@ -1,21 +1,19 @@
-"""The spaCy NER pipeline, and worker processes that each load it once: texts in, entity spans out.
+"""The spaCy NER pipeline as a worker process uses it: which model, loaded with what, texts in, spans out.
 
-Kept apart from tasks/enrich.py, and free of Prefect, so that a spawned worker imports only what
-NER needs (Prefect alone takes ~0.8 s to import).
+Free of Prefect and of the rest of the pipeline, so that a spawned NER worker (tasks/ner.py) imports
+only what NER needs (Prefect alone takes ~0.8 s to import).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import spacy
 import spacy.util
 
-from config.settings import EnrichSettings
-from tasks.errors import ConfigurationError, NewsetlError
+from newsetl.config.settings import EnrichSettings
+from newsetl.tasks.errors import ConfigurationError
 
 # (label, start, end) of each entity the enrichment uses, as character offsets into the text.
 TextSpans = tuple[tuple[str, int, int], ...]
@@ -23,10 +21,6 @@ TextSpans = tuple[tuple[str, int, int], ...]
 
 class ModelNotInstalled(ConfigurationError):
     """Neither the configured spaCy model nor its fallback is installed."""
-
-
-class EnrichmentWorkerError(NewsetlError):
-    """A worker process of the NER pool died or failed."""
 
 
 def model_package(settings: EnrichSettings) -> str:
@@ -83,78 +77,7 @@ def entity_spans(nlp: Any, texts: Sequence[str], labels: Collection[str], batch_
         yield tuple((ent.label_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in labels)
 
 
-class NerWorkerPool:
-    """Worker processes that each load the model once and find the entities of chunks of texts.
-
-    Chunks are queued at once and taken by whichever worker is free; results come back in any
-    order, tagged with the chunk's number. Only texts go out and small span tuples come back.
-
-    NOTE: started with "spawn": forking a process that runs threads (Prefect's task
-    runners, the Elasticsearch client) can deadlock the child. spaCy's own
-    nlp.pipe(n_process=...) forks new workers on every call, with that risk, and its
-    Docs travel back pickled.
-    """
-
-    def __init__(self, settings: EnrichSettings, size: int, labels: Collection[str]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.size = size
-        self._submitted = 0
-        self._tasks = context.Queue()
-        self._results = context.Queue()
-        self._workers = [
-            context.Process(target=_serve, args=(settings, frozenset(labels), self._tasks, self._results), daemon=True)
-            for _ in range(size)
-        ]
-        for worker in self._workers:
-            worker.start()
-
-    def healthy(self) -> bool:
-        return all(worker.is_alive() for worker in self._workers)
-
-    def submit(self, texts: list[str]) -> int:
-        """Queue a chunk of texts; its spans come back from `results` tagged with the number returned."""
-        self._submitted += 1
-        self._tasks.put((self._submitted, texts))
-        return self._submitted
-
-    def results(self, wait: bool) -> Iterator[tuple[int, list[TextSpans]]]:
-        """(chunk number, spans of each text) of chunks done: one (waiting for it) or all there are now."""
-        while True:
-            try:
-                number, spans, error = self._results.get(timeout=5) if wait else self._results.get_nowait()
-            except queue.Empty:
-                if not wait:
-                    return
-                self._check_alive()
-                continue
-            if error:
-                raise EnrichmentWorkerError(f"NER worker failed: {error}")
-            yield number, spans
-            if wait:
-                return
-
-    def _check_alive(self) -> None:
-        dead = [worker.exitcode for worker in self._workers if not worker.is_alive()]
-        if dead:
-            raise EnrichmentWorkerError(
-                f"an NER worker process exited (exit codes {dead}): out of memory, or a main module "
-                "that starts work when imported (spawned workers import it; guard it with "
-                "`if __name__ == '__main__'`)"
-            )
-
-    def close(self) -> None:
-        """Stop the workers: they hold nothing worth a clean exit, and tearing down spaCy takes a second."""
-        for worker in self._workers:
-            worker.terminate()
-        for worker in self._workers:
-            worker.join(timeout=10)
-        # NOTE: chunks still queued (a run that failed) would otherwise keep this process from exiting.
-        self._tasks.cancel_join_thread()
-        self._tasks.close()
-        self._results.close()
-
-
-def _serve(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
+def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
     """Worker loop: load the model, then find the entities of chunks until told to stop."""
     nlp, _ = load_ner_pipeline(settings)
     for number, texts in iter(tasks.get, None):
