@@ -19,9 +19,9 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -31,8 +31,8 @@ from newsetl.tasks.dedupe import (
     candidate_from_article,
     decode_signature,
     encode_signature,
-    exact_jaccard,
     estimated_jaccard,
+    exact_jaccard,
     group_exact_duplicates,
     representative_order,
     resolve_clusters,
@@ -248,7 +248,7 @@ def _synthetic_date(seed: str) -> str:
 
 def stand_in_article_id(title: str, body: str) -> str:
     """Same text, same id (tasks/clean.py's article_id plays this part in the pipeline)."""
-    return hashlib.sha256(f"{title}\n\n{body}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest()
 
 
 def make_article(path: str, title: str, paragraphs: Sequence[str], published_at: str | None) -> CleanArticle:

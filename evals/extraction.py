@@ -26,9 +26,9 @@ from trafilatura.utils import decode_file
 
 from newsetl.config.settings import CleanSettings, ExtractSettings, load_settings
 from newsetl.tasks.clean import learn_boilerplate, strip_boilerplate
-from newsetl.tasks.text import normalize_text
 from newsetl.tasks.readers.html_page import extract_html
 from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
+from newsetl.tasks.text import normalize_text
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
 SEED = CORPORA / "seed" / "000_5e6e1551d8ebd9d7.txt"
@@ -58,7 +58,9 @@ def read_plain_text(path: Path, group: str) -> ExtractedArticle:
     else:
         parsed = parse_text_article(text)
         title, paragraphs = (parsed[0] or "", parsed[1]) if isinstance(parsed, tuple) else ("", ())
-    return ExtractedArticle(source=source_of(str(path), data, "text"), title=title.strip(), paragraphs=paragraphs, group=group)
+    return ExtractedArticle(
+        source=source_of(str(path), data, "text"), title=title.strip(), paragraphs=paragraphs, group=group
+    )
 
 
 def clean_all(articles: list[ExtractedArticle], settings: CleanSettings) -> list[CleanArticle | None]:

@@ -14,12 +14,12 @@ from prefect.utilities.annotations import quote
 from newsetl.config.settings import Settings, load_settings
 from newsetl.flows.report import publish_progress, publish_summary, start_progress
 from newsetl.tasks.clean import clean_batch_task
-from newsetl.tasks.reconcile import dedupe_batch_task
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
 from newsetl.tasks.extract import extract_batch_task
-from newsetl.tasks.ner import NerSession
 from newsetl.tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
+from newsetl.tasks.ner import NerSession
+from newsetl.tasks.reconcile import dedupe_batch_task
 from newsetl.tasks.records import ExtractedBatch, RunSummary
 from newsetl.tasks.source_state import ChangePlan, plan_run_task
 from newsetl.tasks.store import ArticleStore, MemoryStore, write_process_output_task
@@ -54,7 +54,9 @@ def ingest(
 
 
 @flow(name="process", log_prints=False)
-def process(folders: list[str], output: str, include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
+def process(
+    folders: list[str], output: str, include: list[str] | None = None, exclude: list[str] | None = None
+) -> dict:
     """The ingest pipeline without Elasticsearch: articles as JSON lines to a file.
 
     Args:
@@ -70,7 +72,9 @@ def process(folders: list[str], output: str, include: list[str] | None = None, e
     return summary_dict(summary)
 
 
-def run_pipeline(roots: list[str], settings: Settings, store: ArticleStore, force: bool, since: str | None) -> RunSummary:
+def run_pipeline(
+    roots: list[str], settings: Settings, store: ArticleStore, force: bool, since: str | None
+) -> RunSummary:
     """The table of contents of a run: every file ends written, unchanged, duplicate, quarantined or failed."""
     # NOTE: quote() stops Prefect from walking every record of a batch (every paragraph) to look
     # for futures in the task's arguments: that walk cost more than cleaning the batch.
@@ -95,7 +99,9 @@ def run_pipeline(roots: list[str], settings: Settings, store: ArticleStore, forc
     return summary
 
 
-def extracted_ahead(plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary) -> Iterator[ExtractedBatch]:
+def extracted_ahead(
+    plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary
+) -> Iterator[ExtractedBatch]:
     """The batches to read, extracted; each is handed on once the next one is extracted and its NER started.
 
     So the NER workers always hold a batch while this process cleans, deduplicates and indexes
@@ -103,7 +109,9 @@ def extracted_ahead(plan: ChangePlan, settings: Settings, ner: NerSession, summa
     """
     waiting = None
     for start in range(0, len(plan.to_read), settings.flow.batch_size):
-        extracted = extract_batch_task(quote(plan.to_read[start : start + settings.flow.batch_size]), settings.extract, summary)
+        extracted = extract_batch_task(
+            quote(plan.to_read[start : start + settings.flow.batch_size]), settings.extract, summary
+        )
         start_ner_task(quote(extracted), quote(plan.known), ner, summary)
         if waiting is not None:
             yield waiting
@@ -112,7 +120,9 @@ def extracted_ahead(plan: ChangePlan, settings: Settings, ner: NerSession, summa
         yield waiting
 
 
-def run_settings(settings: Settings, include: list[str] | None, exclude: list[str] | None, batch_size: int | None) -> Settings:
+def run_settings(
+    settings: Settings, include: list[str] | None, exclude: list[str] | None, batch_size: int | None
+) -> Settings:
     """Settings with this run's parameters applied."""
     discover = settings.discover
     if include is not None:

@@ -59,4 +59,6 @@ def publish_summary(summary: RunSummary, logger: logging.Logger | logging.Logger
     if unnamed > 0:
         logger.warning("... and %d more files quarantined or failed: see the quarantine index", unnamed)
     if in_flow_run():
-        create_markdown_artifact(key=SUMMARY_ARTIFACT_KEY, markdown=summary_markdown(summary), description="newsetl run summary")
+        create_markdown_artifact(
+            key=SUMMARY_ARTIFACT_KEY, markdown=summary_markdown(summary), description="newsetl run summary"
+        )

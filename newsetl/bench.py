@@ -93,7 +93,9 @@ def source_sentences(corpora: Path) -> list[str]:
     for path in sorted((corpora / "seed").glob("*.txt")):
         blocks += path.read_text(encoding="utf-8").split("\n\n")[1:]
     paragraphs = (" ".join(block.split()) for block in blocks)
-    sentences = (sentence for paragraph in paragraphs if _is_prose(paragraph) for sentence in SENTENCE_BREAK.split(paragraph))
+    sentences = (
+        sentence for paragraph in paragraphs if _is_prose(paragraph) for sentence in SENTENCE_BREAK.split(paragraph)
+    )
     return list(dict.fromkeys(sentence for sentence in sentences if _is_prose(sentence, MIN_SENTENCE_WORDS)))
 
 
@@ -479,7 +481,11 @@ def run_benchmark(
         "bound_runs": {
             "texts": before["nlp.pipe"].texts + after["nlp.pipe"].texts,
             "texts_enriched": enriched_texts,
-            **{f"{kind} {when}": timings[kind].as_dict() for when, timings in (("before", before), ("after", after)) for kind in timings},
+            **{
+                f"{kind} {when}": timings[kind].as_dict()
+                for when, timings in (("before", before), ("after", after))
+                for kind in timings
+            },
         },
         "unchanged_files": second["files_seen"],
         "unchanged_seconds": second["seconds"],
@@ -507,7 +513,10 @@ def run_benchmark(
             "folders": corpus.folders,
             "words_per_article": round(corpus.words / corpus.files),
         },
-        "summary": {key: first[key] for key in ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed")},
+        "summary": {
+            key: first[key]
+            for key in ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed")
+        },
     }
 
 
@@ -518,7 +527,9 @@ def _ingest(folder: Path, batch_size: int) -> dict[str, Any]:
     return ingest(folders=[str(folder)], batch_size=batch_size)
 
 
-def _measured_ingest(folder: Path, batch_size: int, elasticsearch_pid: int | None) -> tuple[dict[str, Any], PeakMemory, CpuMeter]:
+def _measured_ingest(
+    folder: Path, batch_size: int, elasticsearch_pid: int | None
+) -> tuple[dict[str, Any], PeakMemory, CpuMeter]:
     with PeakMemory() as memory, CpuMeter(elasticsearch_pid, prefect_server_pid()) as cpu:
         summary = _ingest(folder, batch_size)
     return summary, memory, cpu
@@ -571,8 +582,8 @@ def ingest_environment(es: ElasticsearchSettings, enrich: EnrichSettings) -> Ite
 
 def enriched_text_count(es: ElasticsearchSettings, max_chars: int) -> tuple[int, int]:
     """(articles the run put through NER, distinct texts NER reads of them): to check the bound read the same."""
-    from newsetl.tasks.ner import texts_for_ner
     from newsetl.tasks.es.client import connect, scan_documents
+    from newsetl.tasks.ner import texts_for_ner
 
     client = connect(es)
     try:
@@ -587,7 +598,10 @@ def enriched_text_count(es: ElasticsearchSettings, max_chars: int) -> tuple[int,
 
 
 def _time_bare_ner(texts: list[str], settings: EnrichSettings, processes: int) -> dict[str, BareNer]:
-    return {"nlp.pipe": bare_nlp_pipe(texts, settings, processes), "compute": bare_ner_compute(texts, settings, processes)}
+    return {
+        "nlp.pipe": bare_nlp_pipe(texts, settings, processes),
+        "compute": bare_ner_compute(texts, settings, processes),
+    }
 
 
 def delete_alias(es: ElasticsearchSettings) -> None:
@@ -620,16 +634,22 @@ def render_benchmark(result: dict[str, Any]) -> str:
         f"{corpus['near_duplicates']} near copies; {corpus['folders']} folders), {result['processes']} NER processes, "
         f"batches of {result['batch_size']}",
         "",
-        f"end to end     {result['articles_per_s']:8.2f} articles/s  {result['words_per_s']:8d} words/s  ({result['seconds']:.1f} s)",
-        f"enriched       {result['enriched_articles_per_s']:8.2f} articles/s  ({result['enriched_articles']} articles through NER)",
+        f"end to end     {result['articles_per_s']:8.2f} articles/s  {result['words_per_s']:8d} words/s"
+        f"  ({result['seconds']:.1f} s)",
+        f"enriched       {result['enriched_articles_per_s']:8.2f} articles/s"
+        f"  ({result['enriched_articles']} articles through NER)",
         f"bare nlp.pipe  {result['bound_articles_per_s']:8.2f} articles/s  (the bound: n_process={result['processes']},"
         f" {runs['texts']} texts, half timed before the run and half after)",
         f"ratio          {result['ratio_to_bound']:8.3f}  (enriched articles/s to the bound)",
-        f"NER compute    {result['compute_bound_articles_per_s']:8.2f} articles/s  (each process its share, nothing sent back:"
+        f"NER compute    {result['compute_bound_articles_per_s']:8.2f} articles/s"
+        "  (each process its share, nothing sent back:"
         f" ratio {result['ratio_to_compute_bound']:.3f})",
-        f"unchanged      {result['unchanged_files_per_s']:8d} files/s  ({result['unchanged_files']} files in {result['unchanged_seconds']:.3f} s)",
-        f"indexing       {result['index_documents_per_s']:8.1f} documents/s  (the index stage alone: bulk, refresh, file states)",
-        f"peak RSS       {result['peak_rss_mb']:8.1f} MB  (main {result['peak_rss_main_mb']:.1f} + NER workers {result['peak_rss_workers_mb']:.1f})",
+        f"unchanged      {result['unchanged_files_per_s']:8d} files/s"
+        f"  ({result['unchanged_files']} files in {result['unchanged_seconds']:.3f} s)",
+        f"indexing       {result['index_documents_per_s']:8.1f} documents/s"
+        "  (the index stage alone: bulk, refresh, file states)",
+        f"peak RSS       {result['peak_rss_mb']:8.1f} MB"
+        f"  (main {result['peak_rss_main_mb']:.1f} + NER workers {result['peak_rss_workers_mb']:.1f})",
         "",
         "stage seconds: " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in result["stage_seconds"].items()),
         "CPU seconds during the run: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())

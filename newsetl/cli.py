@@ -6,7 +6,8 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from newsetl.config.settings import Settings, SettingsError, load_settings
 from newsetl.tasks.errors import NewsetlError
@@ -37,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsetl",
-        description="Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index.",
+        description=(
+            "Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index."
+        ),
         epilog="Settings: config/settings.toml, overridden by NEWSETL_* environment variables (see README).",
     )
     commands = parser.add_subparsers(metavar="COMMAND")
@@ -63,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     process = commands.add_parser("process", help="the same pipeline without Elasticsearch, to JSON lines")
     add_input_arguments(process)
-    process.add_argument("--output", "-o", required=True, help="articles as JSON lines (quarantine: FILE.quarantine.jsonl)")
+    process.add_argument(
+        "--output", "-o", required=True, help="articles as JSON lines (quarantine: FILE.quarantine.jsonl)"
+    )
     process.set_defaults(handler=process_command)
 
     search = commands.add_parser("search", help="full-text search with filters")
@@ -79,14 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(handler=search_command)
 
     rebuild = commands.add_parser("rebuild", help="build the next index version and switch the alias to it")
-    rebuild.add_argument("paths", nargs="*", metavar="PATH", help="ingest these again into the new version (default: copy documents)")
+    rebuild.add_argument(
+        "paths", nargs="*", metavar="PATH", help="ingest these again into the new version (default: copy documents)"
+    )
     rebuild.add_argument("--delete-old", action="store_true", help="delete the previous version once the alias moved")
     rebuild.add_argument("--json", action="store_true", help="print one JSON object")
     rebuild.set_defaults(handler=rebuild_command)
 
     kibana = commands.add_parser("kibana", help="Kibana saved objects")
     kibana_commands = kibana.add_subparsers(metavar="ACTION")
-    kibana_import = kibana_commands.add_parser("import", help="import the data views, saved search and dashboard into KIBANA_URL")
+    kibana_import = kibana_commands.add_parser(
+        "import", help="import the data views, saved search and dashboard into KIBANA_URL"
+    )
     kibana_import.add_argument("--json", action="store_true", help="print one JSON object")
     kibana_import.set_defaults(handler=kibana_import_command)
 
@@ -95,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(handler=bench_command)
 
-    serve = commands.add_parser("serve", help="register the nightly/manual/rebuild deployments with Prefect and run them")
+    serve = commands.add_parser(
+        "serve", help="register the nightly/manual/rebuild deployments with Prefect and run them"
+    )
     serve.set_defaults(handler=serve_command)
 
     return parser
@@ -228,7 +239,9 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = search_articles(client, settings.es, request)
     except NotFoundError:
-        raise NewsetlError(f"no index '{settings.es.index}' yet at {settings.es.url}: run `newsetl run PATH` first") from None
+        raise NewsetlError(
+            f"no index '{settings.es.index}' yet at {settings.es.url}: run `newsetl run PATH` first"
+        ) from None
     finally:
         client.close()
     as_dict = {
@@ -249,7 +262,10 @@ def render_search(result: dict[str, Any]) -> str:
         people = ", ".join(hit["persons"][:5])
         if people:
             lines.append(f"   persons: {people}")
-        lines.append(f"   source: {hit['sources'][0] if hit['sources'] else '-'}" + (f" (+{len(hit['sources']) - 1})" if len(hit["sources"]) > 1 else ""))
+        lines.append(
+            f"   source: {hit['sources'][0] if hit['sources'] else '-'}"
+            + (f" (+{len(hit['sources']) - 1})" if len(hit["sources"]) > 1 else "")
+        )
     for name, buckets in result["facets"].items():
         if buckets:
             lines.append(f"\ntop {name}: " + ", ".join(f"{b['key']} ({b['count']})" for b in buckets[:8]))
@@ -268,7 +284,9 @@ def rebuild_command(args: argparse.Namespace, settings: Settings) -> int:
     from newsetl.flows.rebuild import rebuild
 
     result = rebuild(folders=paths, delete_old=args.delete_old)
-    emit(result, args.json, lambda r: f"alias {settings.es.index} now points to {r['new_index']} (was {r['old_index']})")
+    emit(
+        result, args.json, lambda r: f"alias {settings.es.index} now points to {r['new_index']} (was {r['old_index']})"
+    )
     return 0
 
 
@@ -301,7 +319,9 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
-        raise NewsetlError("PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) and point to its /api")
+        raise NewsetlError(
+            "PREFECT_API_URL is not set: start a Prefect server (`prefect server start`) and point to its /api"
+        )
     # Flow runs are subprocesses of this one: newsetl's own warnings (retries, refused documents)
     # reach the run's logs in the UI only when Prefect forwards the `newsetl` loggers.
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "newsetl")

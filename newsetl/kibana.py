@@ -18,9 +18,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from newsetl.config.settings import KIBANA_DIR, KibanaSettings
 from newsetl.tasks.errors import ConfigurationError, NewsetlError, TransientError
@@ -248,7 +249,7 @@ def auth_header(kibana: KibanaSettings) -> dict[str, str]:
     if kibana.api_key:
         return {"Authorization": f"ApiKey {kibana.api_key}"}
     if kibana.username:
-        token = base64.b64encode(f"{kibana.username}:{kibana.password}".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"{kibana.username}:{kibana.password}".encode()).decode("ascii")
         return {"Authorization": f"Basic {token}"}
     return {}
 

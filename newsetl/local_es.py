@@ -168,7 +168,9 @@ def ensure_built(layout: NodeLayout, local: LocalElasticsearchSettings, java_hom
         return
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise LocalNodeError("Maven (mvn) is not installed; it is needed once to fetch Elasticsearch from Maven Central")
+        raise LocalNodeError(
+            "Maven (mvn) is not installed; it is needed once to fetch Elasticsearch from Maven Central"
+        )
     layout.build.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=layout.build.name + ".", dir=layout.build.parent))
     command = [
@@ -176,7 +178,9 @@ def ensure_built(layout: NodeLayout, local: LocalElasticsearchSettings, java_hom
         f"-Delasticsearch.version={local.version}", f"-Dhome={staging}",
     ]  # fmt: skip
     env = dict(os.environ, JAVA_HOME=str(java_home))
-    print(f"newsetl: building the local Elasticsearch {local.version} with Maven (once)...", file=sys.stderr, flush=True)
+    print(
+        f"newsetl: building the local Elasticsearch {local.version} with Maven (once)...", file=sys.stderr, flush=True
+    )
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
@@ -332,7 +336,9 @@ def remote_status(es: ElasticsearchSettings) -> NodeStatus | None:
         health = client.options(request_timeout=5).cluster.health()["status"]
         version = client.options(request_timeout=5).nodes.info(node_id="_local", metric="_none")
         number = next(iter(version["nodes"].values()))["version"] if version.get("nodes") else None
-        return NodeStatus(running=False, pid=None, health=health, version=number, url=es.url, detail="an existing cluster")
+        return NodeStatus(
+            running=False, pid=None, health=health, version=number, url=es.url, detail="an existing cluster"
+        )
     except Exception as error:  # noqa: BLE001 - any failure means: not answering
         raise LocalNodeError(
             f"NEWSETL_ES_URL={es.url} does not answer ({type(error).__name__}); the local node only runs on "
@@ -355,9 +361,13 @@ def start(es: ElasticsearchSettings, local: LocalElasticsearchSettings) -> NodeS
     if pid is None:
         if port_in_use(layout.host, layout.http_port):
             what = "an Elasticsearch that is not healthy" if product else "another program"
-            raise LocalNodeError(f"port {layout.http_port} is in use by {what}; stop it or set NEWSETL_ES_URL to a free port")
+            raise LocalNodeError(
+                f"port {layout.http_port} is in use by {what}; stop it or set NEWSETL_ES_URL to a free port"
+            )
         if port_in_use(layout.host, layout.transport_port):
-            raise LocalNodeError(f"transport port {layout.transport_port} (HTTP port + 100) is in use by another program")
+            raise LocalNodeError(
+                f"transport port {layout.transport_port} (HTTP port + 100) is in use by another program"
+            )
         java_home = find_java_home(local)
         ensure_built(layout, local, java_home)
         write_node_config(layout, local)
@@ -377,11 +387,14 @@ def start(es: ElasticsearchSettings, local: LocalElasticsearchSettings) -> NodeS
             return status(es, local)
         if not process_alive(pid):
             layout.pid_file.unlink(missing_ok=True)
-            raise LocalNodeError(f"the local Elasticsearch exited during start-up. Last lines of {layout.log_file}:\n{log_tail(layout)}")
+            raise LocalNodeError(
+                f"the local Elasticsearch exited during start-up. Last lines of {layout.log_file}:\n{log_tail(layout)}"
+            )
         time.sleep(0.5)
     stop(es, local)
     raise LocalNodeError(
-        f"the local Elasticsearch was not healthy after {local.start_timeout:.0f}s. Last lines of {layout.log_file}:\n{log_tail(layout)}"
+        f"the local Elasticsearch was not healthy after {local.start_timeout:.0f}s."
+        f" Last lines of {layout.log_file}:\n{log_tail(layout)}"
     )
 
 

@@ -32,7 +32,16 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from newsetl.config.settings import CleanSettings
-from newsetl.tasks.records import NO_TEXT, CleanArticle, CleanedBatch, ExtractedArticle, ExtractedBatch, FileRead, Quarantine, RunSummary
+from newsetl.tasks.records import (
+    NO_TEXT,
+    CleanArticle,
+    CleanedBatch,
+    ExtractedArticle,
+    ExtractedBatch,
+    FileRead,
+    Quarantine,
+    RunSummary,
+)
 from newsetl.tasks.source_state import group_key
 from newsetl.tasks.text import WORD, comparison_form, normalize_text, word_count
 
@@ -362,7 +371,10 @@ def boilerplate_reason(paragraph: str) -> str | None:
 
 
 def strip_boilerplate(
-    article: ExtractedArticle, model: BoilerplateModel, settings: CleanSettings, fingerprint: Fingerprint = line_fingerprint
+    article: ExtractedArticle,
+    model: BoilerplateModel,
+    settings: CleanSettings,
+    fingerprint: Fingerprint = line_fingerprint,
 ) -> CleanArticle | None:
     """The article without boilerplate blocks; None when nothing is left (no_text)."""
     title, blocks = normalized_blocks(article)
@@ -595,10 +607,18 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
     for article in extracted.articles:
         path = article.source.path
         groups.setdefault(path, set()).add(article.group)
-        blocks.setdefault(path, set()).update(f"{group_key(article.group)}:{fp}" for fp in article_fingerprints(article, fingerprint))
+        blocks.setdefault(path, set()).update(
+            f"{group_key(article.group)}:{fp}" for fp in article_fingerprints(article, fingerprint)
+        )
         cleaned = strip_boilerplate(article, model, settings, fingerprint)
         if cleaned is None:
-            problems.append(Quarantine(path, NO_TEXT, f"{article.source.record}: only boilerplate" if article.source.record else "only boilerplate"))
+            problems.append(
+                Quarantine(
+                    path,
+                    NO_TEXT,
+                    f"{article.source.record}: only boilerplate" if article.source.record else "only boilerplate",
+                )
+            )
             continue
         articles.append(cleaned)
         kept_files.setdefault(path, []).append(cleaned)
@@ -616,7 +636,9 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
 
 
 @task(name="clean", cache_policy=NONE)
-def clean_batch_task(extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, summary: RunSummary) -> CleanedBatch:
+def clean_batch_task(
+    extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, summary: RunSummary
+) -> CleanedBatch:
     """Remove boilerplate from a batch's articles."""
     with summary.timed("clean"):
         cleaned = clean_batch(extracted, store, settings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dateparser.date import DateDataParser
@@ -43,7 +43,16 @@ MAX_DATELINE_CHARS = 80
 _DATELINE_MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DATELINE_WEEKDAY = r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|nesday|urday|sday)?\.?,?\s+)"
 UTC_ZONES = frozenset({"utc", "gmt", "z"})
-UPDATE_LABELS = ("updated", "last updated", "first updated", "modified", "last modified", "aktualisiert", "mis à jour", "actualizado")
+UPDATE_LABELS = (
+    "updated",
+    "last updated",
+    "first updated",
+    "modified",
+    "last modified",
+    "aktualisiert",
+    "mis à jour",
+    "actualizado",
+)
 DATELINE = re.compile(
     rf"""^\s*
     (?:(?P<label>(?:first\s+|last\s+)?(?:published|updated|posted|modified)|date|dated
@@ -118,7 +127,7 @@ def normalize_date(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         seconds = value / 1000 if value > 1e11 else value
         try:
-            moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+            moment = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if 1900 <= moment.year <= 2100 else None

@@ -14,7 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -261,7 +261,7 @@ def _timestamp(published_at: str | None) -> float | None:
     except ValueError:
         return None  # unreadable counts as unknown: latest
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)  # dates and naive times are taken as UTC
+        moment = moment.replace(tzinfo=UTC)  # dates and naive times are taken as UTC
     return moment.timestamp()
 
 

@@ -15,7 +15,16 @@ from prefect.cache_policies import NONE
 
 from newsetl.config.settings import DiscoverSettings
 from newsetl.tasks.errors import NewsetlError
-from newsetl.tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE, UNSUPPORTED, Quarantine, RunSummary, SourceFile
+from newsetl.tasks.records import (
+    OUTSIDE_ROOT,
+    SYMLINK_LOOP,
+    TOO_LARGE,
+    UNREADABLE,
+    UNSUPPORTED,
+    Quarantine,
+    RunSummary,
+    SourceFile,
+)
 
 # Format name of each extension (lower case, without a trailing .gz); only the extensions
 # listed in DiscoverSettings.extensions are discovered.
@@ -220,7 +229,9 @@ class _Walk:
         if not os.access(path, os.R_OK):
             self.quarantined[path] = Quarantine(path, UNREADABLE, "permission denied")
             return
-        source = SourceFile(path=path, root=root, size=file_stat.st_size, mtime=file_stat.st_mtime, inode=file_stat.st_ino)
+        source = SourceFile(
+            path=path, root=root, size=file_stat.st_size, mtime=file_stat.st_mtime, inode=file_stat.st_ino
+        )
         self.files[path] = (source, (file_stat.st_dev, file_stat.st_ino), via_link)
 
     def _walk_folder(self, start: str, root: str, ancestors: frozenset[FileId], via_link: bool) -> None:

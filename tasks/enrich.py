@@ -18,7 +18,9 @@ from newsetl.tasks.records import Enrichment, ExtractedBatch, RunSummary, Source
 
 
 @task(name="start-ner", cache_policy=NONE)
-def start_ner_task(extracted: ExtractedBatch, known: Mapping[str, SourceState], ner: NerSession, summary: RunSummary) -> int:
+def start_ner_task(
+    extracted: ExtractedBatch, known: Mapping[str, SourceState], ner: NerSession, summary: RunSummary
+) -> int:
     """Start NER of a batch's texts in the worker processes, before the batch is cleaned."""
     with summary.timed("enrich"):
         queued = ner.start(extracted, known)
@@ -41,7 +43,9 @@ def enrich_batch(deduped: DedupedBatch, ner: NerSession, settings: EnrichSetting
 
 
 @task(name="enrich", cache_policy=NONE)
-def enrich_batch_task(deduped: DedupedBatch, ner: NerSession, settings: EnrichSettings, summary: RunSummary) -> EnrichedBatch:
+def enrich_batch_task(
+    deduped: DedupedBatch, ner: NerSession, settings: EnrichSettings, summary: RunSummary
+) -> EnrichedBatch:
     """Named entities, publication date, dates mentioned and language of a batch's new articles."""
     with summary.timed("enrich"):
         enriched = enrich_batch(deduped, ner, settings)

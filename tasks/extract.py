@@ -75,7 +75,9 @@ def read_source(source: SourceFile, settings: ExtractSettings) -> RawInput | Qua
 
     stat_before = (before.st_ino, before.st_size, before.st_mtime_ns)
     if stat_before != (after.st_ino, after.st_size, after.st_mtime_ns) or len(raw) != before.st_size:
-        return Quarantine(path, CHANGED_WHILE_READ, f"{before.st_size} bytes before, {len(raw)} read, {after.st_size} after")
+        return Quarantine(
+            path, CHANGED_WHILE_READ, f"{before.st_size} bytes before, {len(raw)} read, {after.st_size} after"
+        )
     if not raw:
         return Quarantine(path, EMPTY, "0 bytes")
     as_read = dataclasses.replace(source, size=before.st_size, mtime=before.st_mtime, inode=before.st_ino)

@@ -41,7 +41,9 @@ log = logging.getLogger("newsetl.index")
 # --- The indexing step of a batch ---------------------------------------------------------------
 
 
-def article_writes(deduped: DedupedBatch, enrichments: Mapping[str, Enrichment], es: ElasticsearchSettings, now: str) -> ArticleWrites:
+def article_writes(
+    deduped: DedupedBatch, enrichments: Mapping[str, Enrichment], es: ElasticsearchSettings, now: str
+) -> ArticleWrites:
     """New documents, source-list and cluster updates, deletions of articles left with no source."""
     plan = deduped.plan
     writes = ArticleWrites()
@@ -90,10 +92,14 @@ def state_writes(
             continue
         if failed:
             writes.quarantine.append(Quarantine(path, INDEX_REJECTED, failed[0].reason))
-            writes.states.append(SourceState(path, read.source.size, read.source.mtime, read.sha256, QUARANTINED, reason=INDEX_REJECTED))
+            writes.states.append(
+                SourceState(path, read.source.size, read.source.mtime, read.sha256, QUARANTINED, reason=INDEX_REJECTED)
+            )
             summary.count_quarantine(INDEX_REJECTED, path)
             continue
-        near = status == WRITTEN and any(i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids)
+        near = status == WRITTEN and any(
+            i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids
+        )
         # Boilerplate counts are per story: only the first copy of a story that is not a version
         # of another one adds its blocks (see tasks.clean.persisted_counts).
         counted = status == WRITTEN and not near
@@ -119,7 +125,13 @@ def state_writes(
     return writes
 
 
-def index_batch(deduped: DedupedBatch, enrichments: Mapping[str, Enrichment], store: ArticleStore, es: ElasticsearchSettings, summary: RunSummary) -> None:
+def index_batch(
+    deduped: DedupedBatch,
+    enrichments: Mapping[str, Enrichment],
+    store: ArticleStore,
+    es: ElasticsearchSettings,
+    summary: RunSummary,
+) -> None:
     """Write a batch's articles, then its file states (a crash in between only makes the next run re-read)."""
     failures = store.write_articles(article_writes(deduped, enrichments, es, utc_now()))
     for failure in failures:
@@ -134,7 +146,9 @@ def index_batch_task(enriched: EnrichedBatch, store: ArticleStore, settings: Set
         index_batch(enriched.deduped, enriched.enrichments, store, settings.es, summary)
 
 
-def remove_deleted(deleted: Sequence[SourceState], store: ArticleStore, settings: Settings, summary: RunSummary) -> None:
+def remove_deleted(
+    deleted: Sequence[SourceState], store: ArticleStore, settings: Settings, summary: RunSummary
+) -> None:
     """Files gone since the last run: out of their articles' sources; articles with none left deleted."""
     if not deleted:
         return
@@ -153,7 +167,9 @@ def remove_deleted(deleted: Sequence[SourceState], store: ArticleStore, settings
 
 
 @task(name="remove-deleted", cache_policy=NONE)
-def remove_deleted_task(deleted: Sequence[SourceState], store: ArticleStore, settings: Settings, summary: RunSummary) -> None:
+def remove_deleted_task(
+    deleted: Sequence[SourceState], store: ArticleStore, settings: Settings, summary: RunSummary
+) -> None:
     """Take deleted files out of the index."""
     with summary.timed("remove_deleted"):
         remove_deleted(deleted, store, settings, summary)

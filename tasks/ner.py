@@ -72,7 +72,9 @@ class NerWorkerPool:
         self._tasks = context.Queue()
         self._results = context.Queue()
         self._workers = [
-            context.Process(target=serve_ner_worker, args=(settings, frozenset(labels), self._tasks, self._results), daemon=True)
+            context.Process(
+                target=serve_ner_worker, args=(settings, frozenset(labels), self._tasks, self._results), daemon=True
+            )
             for _ in range(size)
         ]
         for worker in self._workers:
@@ -228,7 +230,11 @@ def text_chunks(texts: Iterable[str], chars: int = CHUNK_CHARS) -> Iterator[list
 
 
 def enrich_with_spans(
-    article: CleanArticle, language: str, spans: Mapping[str, TextSpans], reader: ArticleReader | NerModel, max_chars: int
+    article: CleanArticle,
+    language: str,
+    spans: Mapping[str, TextSpans],
+    reader: ArticleReader | NerModel,
+    max_chars: int,
 ) -> Enrichment:
     """An article's enrichment from the entity spans of its NER texts (see ner_texts)."""
     published_at, published_at_source = resolve_publication_date(article)
@@ -367,7 +373,10 @@ class NerSession:
             article
             for article in extracted.articles
             if (read := extracted.read.get(article.source.path)) is None
-            or not (_short_hash(read.sha256) in self._files_queued or _stored_before(known.get(read.source.path), read.sha256))
+            or not (
+                _short_hash(read.sha256) in self._files_queued
+                or _stored_before(known.get(read.source.path), read.sha256)
+            )
         ]
         self._files_queued.update(_short_hash(read.sha256) for read in extracted.read.values())
         if not articles:
@@ -495,4 +504,11 @@ def _stored_before(state: SourceState | None, sha256: str) -> bool:
 def _draft(article: ExtractedArticle) -> CleanArticle:
     """The article as cleaning starts from it, before any block is removed: what NER may have to read."""
     title, blocks = normalized_blocks(article)
-    return CleanArticle(id="", title=title, body="\n\n".join(blocks), source=article.source, group=article.group, language=article.language)
+    return CleanArticle(
+        id="",
+        title=title,
+        body="\n\n".join(blocks),
+        source=article.source,
+        group=article.group,
+        language=article.language,
+    )

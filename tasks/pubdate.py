@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import lxml.html
 from htmldate import find_date
@@ -50,7 +50,7 @@ def publication_date_from_html(html: str, url: str | None = None) -> str | None:
         tree = lxml.html.fromstring(XML_DECLARATION.sub("", html, count=1))
     except (ParserError, ValueError):
         return None
-    latest = datetime.now(timezone.utc) + timedelta(days=1)
+    latest = datetime.now(UTC) + timedelta(days=1)
 
     # Explicit publication metadata wins when every such field (and a date in the URL, if
     # any) names the same day; otherwise htmldate weighs the evidence.

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.cache_policies import NONE
@@ -87,7 +88,11 @@ def reconcile_batch(
             touched.update(state.article_ids)
 
     for article_id in sorted(touched):
-        kept = tuple(ref for ref in stored[article_id].sources if ref.path not in batch_paths) if article_id in stored else ()
+        kept = (
+            tuple(ref for ref in stored[article_id].sources if ref.path not in batch_paths)
+            if article_id in stored
+            else ()
+        )
         added = groups[article_id].sources if article_id in groups else ()
         final = tuple(sorted({_key(ref): ref for ref in (*kept, *added)}.values(), key=_key))
         if article_id not in stored:
@@ -109,7 +114,9 @@ def reconcile_batch(
             continue  # the caller counts files that yielded no article (quarantined)
         if any(article_id in new_ids for article_id in ids) and path in first_copy:
             status = WRITTEN
-        elif all(article_id in stored and path in {ref.path for ref in stored[article_id].sources} for article_id in ids):
+        elif all(
+            article_id in stored and path in {ref.path for ref in stored[article_id].sources} for article_id in ids
+        ):
             status = UNCHANGED
         else:
             status = DUPLICATE
@@ -229,7 +236,8 @@ def cluster_changes(
         article_id: assignment
         for article_id, assignment in assignments.items()
         if article_id not in before
-        or (before[article_id].cluster_id, before[article_id].is_canonical) != (assignment.cluster_id, assignment.is_canonical)
+        or (before[article_id].cluster_id, before[article_id].is_canonical)
+        != (assignment.cluster_id, assignment.is_canonical)
     }
 
 
@@ -246,7 +254,11 @@ def candidate(article: StoredArticle, keep_cluster: bool) -> NearDupCandidate:
 
 @task(name="deduplicate", cache_policy=NONE)
 def dedupe_batch_task(
-    cleaned: CleanedBatch, known: Mapping[str, SourceState], store: ArticleStore, settings: DedupeSettings, summary: RunSummary
+    cleaned: CleanedBatch,
+    known: Mapping[str, SourceState],
+    store: ArticleStore,
+    settings: DedupeSettings,
+    summary: RunSummary,
 ) -> DedupedBatch:
     """Exact and near duplicates of a batch, against itself and the index."""
     with summary.timed("deduplicate"):

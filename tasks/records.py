@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 # Reason codes of quarantine records (README, "What a run does"); extend here, nowhere else.
 EMPTY = "empty"

@@ -78,13 +78,25 @@ def search_body(request: SearchRequest) -> dict[str, Any]:
         "query": {"bool": {"must": must, "filter": filters}},
         "size": request.limit,
         "track_total_hits": True,
-        "_source": ["id", "title", "published_at", "persons", "organizations", "locations", "sources.path", "cluster_id", "is_canonical"],
+        "_source": [
+            "id",
+            "title",
+            "published_at",
+            "persons",
+            "organizations",
+            "locations",
+            "sources.path",
+            "cluster_id",
+            "is_canonical",
+        ],
         "highlight": {
             "fields": {"body": {"fragment_size": 160, "number_of_fragments": 2}, "title": {"number_of_fragments": 0}},
             "pre_tags": ["<em>"],
             "post_tags": ["</em>"],
         },
-        "aggs": {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in ("persons", "organizations", "locations")},
+        "aggs": {
+            name: {"terms": {"field": name, "size": FACET_SIZE}} for name in ("persons", "organizations", "locations")
+        },
     }
 
 

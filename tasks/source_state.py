@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from datetime import UTC
+from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.cache_policies import NONE
@@ -90,7 +92,11 @@ def refused_states(
     repeated: set[str] = set()
     for record in records:
         before = previous.get(record.path)
-        if before is not None and before.size == RETRY_SIZE and (before.status, before.reason) == (QUARANTINED, record.reason):
+        if (
+            before is not None
+            and before.size == RETRY_SIZE
+            and (before.status, before.reason) == (QUARANTINED, record.reason)
+        ):
             repeated.add(record.path)
         kept_ids = before.article_ids if before is not None else ()
         states.append(SourceState(record.path, RETRY_SIZE, 0.0, "", QUARANTINED, kept_ids, record.reason))
@@ -116,14 +122,14 @@ def parse_since(since: str | None) -> float | None:
     """Epoch seconds of an ISO date or datetime (UTC when no zone is given)."""
     if not since:
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
         moment = datetime.fromisoformat(since)
     except ValueError as error:
         raise ValueError(f"since: not an ISO date or datetime: {since!r}") from error
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from prefect import task
 from prefect.cache_policies import NONE
@@ -71,7 +72,9 @@ class ArticleStore(Protocol):
 
     def cluster_members(self, cluster_ids: Iterable[str]) -> list[StoredArticle]: ...
 
-    def block_counts(self, groups: Iterable[str], fingerprints: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]: ...
+    def block_counts(
+        self, groups: Iterable[str], fingerprints: Iterable[str]
+    ) -> tuple[dict[str, int], dict[str, int]]: ...
 
     def write_articles(self, writes: ArticleWrites) -> list[WriteFailure]: ...
 

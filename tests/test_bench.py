@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from newsetl.config.settings import BenchSettings
 from newsetl.bench import build_corpus, render_benchmark, source_sentences
+from newsetl.config.settings import BenchSettings
 from tests.conftest import CORPORA, REPO, corpus
 
 CONTRACT_KEYS = (

@@ -29,9 +29,17 @@ def test_the_stack_has_elasticsearch_kibana_prefect_and_newsetl():
 
 def test_elasticsearch_and_kibana_images_match_the_local_node_version():
     version = load_settings().local_es.version
-    for service, image in (("es01", "elasticsearch/elasticsearch"), ("kibana", "kibana/kibana"), ("setup", "elasticsearch/elasticsearch")):
+    for service, image in (
+        ("es01", "elasticsearch/elasticsearch"),
+        ("kibana", "kibana/kibana"),
+        ("setup", "elasticsearch/elasticsearch"),
+    ):
         assert SERVICES[service]["image"] == f"docker.elastic.co/{image}:${{STACK_VERSION:-{version}}}"
-    example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
     assert example["STACK_VERSION"] == version
 
 
@@ -46,13 +54,15 @@ def test_security_is_on_with_tls():
 
 
 def test_no_secret_is_written_in_plain_text():
-    for name, service in SERVICES.items():
+    for name in SERVICES:
         for key, value in environment(name).items():
             if SECRET_NAMES.search(key):
                 assert REFERENCE.match(value), f"{name}.{key} must come from .env, not be written here"
     assert ".env" in (REPO / ".gitignore").read_text().split()
     example = (REPO / ".env.example").read_text()
-    assert all("change-me" in line for line in example.splitlines() if SECRET_NAMES.search(line.split("=")[0]) and "=" in line)
+    assert all(
+        "change-me" in line for line in example.splitlines() if SECRET_NAMES.search(line.split("=")[0]) and "=" in line
+    )
 
 
 def test_newsetl_serves_the_mounted_articles_folder_with_telemetry_off():

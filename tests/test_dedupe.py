@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newsetl.config.settings import DedupeSettings
 from evals.dedupe import InMemoryIndex
+from newsetl.config.settings import DedupeSettings
 from newsetl.tasks.dedupe import (
     ClusterAssignment,
     NearDupCandidate,
@@ -95,7 +95,8 @@ def test_signature_of_a_fixed_text_has_golden_values():
 
 def test_signature_is_the_same_in_another_process_with_another_hash_seed():
     code = (
-        "from newsetl.config.settings import DedupeSettings; from newsetl.tasks.dedupe import minhash_signature, encode_signature;"
+        "from newsetl.config.settings import DedupeSettings;"
+        " from newsetl.tasks.dedupe import minhash_signature, encode_signature;"
         "print(encode_signature(minhash_signature(open(0).read(), DedupeSettings())))"
     )
     environment = {**os.environ, "PYTHONHASHSEED": "12345"}

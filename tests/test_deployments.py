@@ -27,7 +27,9 @@ def by_name(settings) -> dict:
 
 
 def test_nightly_runs_on_the_cron_and_timezone_of_the_settings(file_settings):
-    settings = replace(file_settings, flow=replace(file_settings.flow, schedule_cron="15 4 * * 1-5", schedule_timezone="Europe/Berlin"))
+    settings = replace(
+        file_settings, flow=replace(file_settings.flow, schedule_cron="15 4 * * 1-5", schedule_timezone="Europe/Berlin")
+    )
     nightly = by_name(settings)["nightly"]
     assert [(s.schedule.cron, s.schedule.timezone) for s in nightly.schedules] == [("15 4 * * 1-5", "Europe/Berlin")]
 
@@ -68,7 +70,11 @@ def test_prefect_yaml_declares_the_deployments_that_serve_registers(file_setting
 @pytest.fixture
 def environment(monkeypatch) -> dict[str, str]:
     """os.environ as a copy for this test: what `newsetl serve` sets does not leak into other tests."""
-    copy = {k: v for k, v in os.environ.items() if k not in {"DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_EXTRA_LOGGERS"}}
+    copy = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DO_NOT_TRACK", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_LOGGING_EXTRA_LOGGERS"}
+    }
     monkeypatch.setattr(os, "environ", copy)
     return copy
 

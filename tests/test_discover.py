@@ -198,7 +198,9 @@ def test_permission_denied_file_and_folder_are_unreadable(tmp_path: Path, monkey
     # NOTE: the tests run as root, which reads any file whatever its mode; the refusal is simulated.
     make_tree(tmp_path, ["locked.txt", "open.txt", "closed/inner.txt"])
     real_access, real_scandir = os.access, os.scandir
-    monkeypatch.setattr(os, "access", lambda path, mode: not str(path).endswith("locked.txt") and real_access(path, mode))
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: not str(path).endswith("locked.txt") and real_access(path, mode)
+    )
 
     def scandir(path):
         if str(path).endswith("closed"):

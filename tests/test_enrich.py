@@ -12,13 +12,13 @@ from conftest import corpus
 
 from newsetl.config.settings import EnrichSettings, load_settings
 from newsetl.tasks.clean import clean_batch
-from newsetl.tasks.discover import discover_files
 from newsetl.tasks.dates import DateResolver
+from newsetl.tasks.discover import discover_files
 from newsetl.tasks.entities import canonical_entities, clean_entity_text
+from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
 from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner
 from newsetl.tasks.pubdate import FILE_MTIME, resolve_publication_date
-from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.records import CleanArticle, EntityCount, SourceRef
 from newsetl.tasks.store import MemoryStore
 
@@ -314,7 +314,9 @@ def test_ner_started_before_cleaning_gives_the_same_enrichments_and_copies_go_ou
     for name in ("minister_visit.txt", "council_vote_de.txt"):
         (tmp_path / name).write_text((FIXTURES / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "minister_visit.txt").write_text((FIXTURES / "minister_visit.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "copy" / "minister_visit.txt").write_text(
+        (FIXTURES / "minister_visit.txt").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     defaults = load_settings()
     files = discover_files([str(tmp_path)], defaults.discover).files
     first, second = extract_batch(files[:2], defaults.extract), extract_batch(files[2:], defaults.extract)

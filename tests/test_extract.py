@@ -19,7 +19,7 @@ from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.dates import normalize_date, parse_dateline
 from newsetl.tasks.extract import extract_articles, extract_file, read_source
 from newsetl.tasks.readers.base import ExtractionResult, Problem, RawInput
-from newsetl.tasks.readers.decode import decode_text, declared_charset
+from newsetl.tasks.readers.decode import declared_charset, decode_text
 from newsetl.tasks.readers.html_depth import html_depth, limit_html_depth
 from newsetl.tasks.readers.text import unwrap_block
 from newsetl.tasks.records import (
@@ -69,7 +69,9 @@ def stub_extractor(html: str, source: SourceRef, group: str, settings: ExtractSe
 
 
 def html_page(title: str, paragraphs: int, charset: str = "utf-8") -> str:
-    body = "".join(f"<p>Paragraph {i} of the report on {title}, long enough to be read as text.</p>" for i in range(paragraphs))
+    body = "".join(
+        f"<p>Paragraph {i} of the report on {title}, long enough to be read as text.</p>" for i in range(paragraphs)
+    )
     head = f'<head><meta charset="{charset}"><title>{title}</title></head>'
     return f"<html>{head}<body><article><h1>{title}</h1>{body}</article></body></html>"
 
@@ -80,12 +82,20 @@ def articles_of(outcome: ExtractionResult | Quarantine) -> tuple[ExtractedArticl
 
 
 def test_extract_articles_is_pure_over_raw_input() -> None:
-    raw = RawInput(SourceFile("/data/news/bbc/a.txt", "/data/news", 99, 0.0), "ab" * 32, f"Title\n\n{STORY}".encode(), "text", False)
+    raw = RawInput(
+        SourceFile("/data/news/bbc/a.txt", "/data/news", 99, 0.0),
+        "ab" * 32,
+        f"Title\n\n{STORY}".encode(),
+        "text",
+        False,
+    )
     (article,) = articles_of(extract_articles(raw, SETTINGS))
     assert article.source == SourceRef("/data/news/bbc/a.txt", "ab" * 32, "text", 99, "1970-01-01T00:00:00Z", None)
     assert article.title == "Title" and article.paragraphs == (STORY,) and article.group == "folder:/data/news/bbc"
     unknown = RawInput(raw.source, raw.sha256, raw.data, "pdf", False)
-    assert extract_articles(unknown, SETTINGS) == Quarantine("/data/news/bbc/a.txt", UNSUPPORTED, "no reader for format 'pdf'")
+    assert extract_articles(unknown, SETTINGS) == Quarantine(
+        "/data/news/bbc/a.txt", UNSUPPORTED, "no reader for format 'pdf'"
+    )
 
 
 # --- plain text and Markdown ----------------------------------------------------------------
@@ -109,7 +119,9 @@ def test_text_article_with_dateline_hard_wraps_and_a_list() -> None:
     assert article.title == "Harbour town votes to rebuild its storm-damaged pier"
     assert article.published_at == "2018-10-09" and article.published_at_source == "text"
     assert not any("Published" in p for p in article.paragraphs)
-    assert article.paragraphs[0].startswith("Residents of Westmere voted") and article.paragraphs[0].endswith("afford it.")
+    assert article.paragraphs[0].startswith("Residents of Westmere voted") and article.paragraphs[0].endswith(
+        "afford it."
+    )
     assert article.paragraphs[2:6] == (
         "Supporters of the plan listed three reasons:",
         "- the pier shelters the fishing fleet",
@@ -125,7 +137,9 @@ def test_markdown_article_loses_its_markup() -> None:
     assert article.published_at == "2023-09-14T10:00:00"
     body = "\n".join(article.paragraphs)
     assert "**" not in body and "](" not in body and "#" not in body
-    assert "The first sleeper service in a decade" in article.paragraphs[0] and "Tickets sold out" in article.paragraphs[0]
+    assert (
+        "The first sleeper service in a decade" in article.paragraphs[0] and "Tickets sold out" in article.paragraphs[0]
+    )
     assert "What changes for travellers" in article.paragraphs
     assert "Cabins for two or four people" in article.paragraphs
 
@@ -370,9 +384,14 @@ def test_warc_groups_by_site_with_the_real_extractor(tmp_path: Path) -> None:
 
 
 def test_truncated_warc_keeps_the_records_before_the_cut(tmp_path: Path) -> None:
-    data = build_warc(WARC_PAGES + [("https://other.example/late", "200 OK", "text/html", html_page("Late", 3).encode())])
+    data = build_warc(
+        WARC_PAGES + [("https://other.example/late", "200 OK", "text/html", html_page("Late", 3).encode())]
+    )
     outcome = extract_file(write(tmp_path, "cut.warc.gz", data[:-150]), SETTINGS, html_extractor=stub_extractor)
-    assert [a.url for a in articles_of(outcome)] == ["https://www.harbour.example/news/pier", "https://other.example/ferry"]
+    assert [a.url for a in articles_of(outcome)] == [
+        "https://www.harbour.example/news/pier",
+        "https://other.example/ferry",
+    ]
     assert [q.reason for q in outcome.problems] == [BAD_GZIP]
     early_cut = extract_file(write(tmp_path, "early.warc.gz", data[:120]), SETTINGS, html_extractor=stub_extractor)
     assert isinstance(early_cut, Quarantine) and early_cut.reason in (BAD_WARC, BAD_GZIP)
@@ -474,7 +493,9 @@ def test_vanished_fifo_and_refused_files_are_unreadable(tmp_path: Path, monkeypa
     # NOTE: the tests run as root, which reads any file whatever its mode; the refusal is simulated.
     locked = write(tmp_path, "locked.txt", b"x")
     real_open = os.open
-    monkeypatch.setattr(os, "open", lambda path, *a, **k: _deny(path) if path == locked.path else real_open(path, *a, **k))
+    monkeypatch.setattr(
+        os, "open", lambda path, *a, **k: _deny(path) if path == locked.path else real_open(path, *a, **k)
+    )
     assert read_source(locked, SETTINGS) == Quarantine(locked.path, UNREADABLE, "permission denied")
 
 
@@ -491,7 +512,7 @@ def _deny(path: str) -> int:
         (codecs.BOM_UTF8 + "Grüße".encode(), "Grüße"),
         ("Grüße".encode("utf-16"), "Grüße"),  # BOM included by the codec
         ("Grüße".encode("utf-32"), "Grüße"),
-        ("plain ascii".encode(), "plain ascii"),
+        (b"plain ascii", "plain ascii"),
         ("Le café était fermé à cause de la grève.".encode("cp1252"), "Le café était fermé à cause de la grève."),
         ("“Quoted” – and dashed".encode("cp1252"), "“Quoted” – and dashed"),
         ("hello wörld, no byte order mark".encode("utf-16-le"), "hello wörld, no byte order mark"),

@@ -1,4 +1,4 @@
-"""Kibana saved objects: they parse, fit together, read only fields the mappings have, and import as Kibana's API wants."""
+"""Kibana saved objects: they parse, fit together, read only mapped fields, and import as Kibana's API wants."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from newsetl.config.settings import KIBANA_DIR, KibanaSettings
 from newsetl import kibana
+from newsetl.config.settings import KIBANA_DIR, KibanaSettings
 from newsetl.tasks.errors import ConfigurationError, NewsetlError, TransientError
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
@@ -80,7 +80,9 @@ def field_problems(uses: dict[str, set[tuple[str, str]]], fields: dict[str, dict
                 continue
             allowed = USABLE_TYPES[usage]
             if allowed is not None and mapping.get("type") not in allowed:
-                problems.append(f"{data_view_id}: {name} is {mapping.get('type')}, {usage} needs one of {sorted(allowed)}")
+                problems.append(
+                    f"{data_view_id}: {name} is {mapping.get('type')}, {usage} needs one of {sorted(allowed)}"
+                )
             if usage in AGGREGATING_USES and mapping.get("doc_values") is False:
                 problems.append(f"{data_view_id}: {name} has no doc values for {usage}")
             if usage == "filter" and mapping.get("index") is False:
@@ -105,13 +107,25 @@ def test_each_ndjson_line_is_one_saved_object_with_type_id_attributes():
     assert len(lines) == len(EXPECTED_OBJECTS)
     for line in lines:
         saved_object = json.loads(line)
-        assert {"type", "id", "attributes", "references", "coreMigrationVersion", "typeMigrationVersion"} <= saved_object.keys()
+        assert {
+            "type",
+            "id",
+            "attributes",
+            "references",
+            "coreMigrationVersion",
+            "typeMigrationVersion",
+        } <= saved_object.keys()
         assert isinstance(saved_object["references"], list)
     assert {(json.loads(line)["type"], json.loads(line)["id"]) for line in lines} == EXPECTED_OBJECTS
 
 
 def test_loading_puts_data_views_before_what_uses_them(saved_objects):
-    assert [saved_object["type"] for saved_object in saved_objects] == ["index-pattern", "index-pattern", "search", "dashboard"]
+    assert [saved_object["type"] for saved_object in saved_objects] == [
+        "index-pattern",
+        "index-pattern",
+        "search",
+        "dashboard",
+    ]
 
 
 def test_references_resolve_dashboard_to_search_and_data_views(saved_objects):
@@ -142,7 +156,15 @@ def test_data_views_read_the_alias_and_its_quarantine_index_by_date(saved_object
 
 def test_saved_search_lists_canonical_articles_with_the_useful_columns(saved_objects):
     search = objects_by_type(saved_objects, "search")[0]["attributes"]
-    assert search["columns"] == ["title", "published_at", "persons", "organizations", "locations", "sources.path", "language"]
+    assert search["columns"] == [
+        "title",
+        "published_at",
+        "persons",
+        "organizations",
+        "locations",
+        "sources.path",
+        "language",
+    ]
     source = json.loads(search["kibanaSavedObjectMeta"]["searchSourceJSON"])
     assert source["query"] == {"query": "is_canonical:true", "language": "kuery"}
     assert source["indexRefName"] == kibana.SEARCH_INDEX_REF
@@ -236,7 +258,7 @@ class KibanaImportTestDouble:
         double = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
+            def do_POST(self):  # http.server's naming
                 status, answer = double.answer(self)
                 body = json.dumps(answer).encode()
                 self.send_response(status)
@@ -275,7 +297,11 @@ class KibanaImportTestDouble:
         if "kbn-xsrf" not in received.headers:
             return 400, bad_request("Request must contain a kbn-xsrf header.")
         if self.authorization and received.headers.get("authorization") != self.authorization:
-            return 401, {"statusCode": 401, "error": "Unauthorized", "message": "[security_exception] unable to authenticate user"}
+            return 401, {
+                "statusCode": 401,
+                "error": "Unauthorized",
+                "message": "[security_exception] unable to authenticate user",
+            }
         content_type = received.headers.get("content-type", "")
         if not content_type.startswith("multipart/form-data"):
             return 415, {"statusCode": 415, "error": "Unsupported Media Type", "message": "Unsupported Media Type"}
@@ -306,7 +332,9 @@ class KibanaImportTestDouble:
             elif key in self.stored and not overwrite:
                 errors.append({"type": key[0], "id": key[1], "meta": meta, "error": {"type": "conflict"}})
             else:
-                results.append({"type": key[0], "id": key[1], "meta": meta, **({"overwrite": True} if key in self.stored else {})})
+                results.append(
+                    {"type": key[0], "id": key[1], "meta": meta, **({"overwrite": True} if key in self.stored else {})}
+                )
         for result in results:
             self.stored[(result["type"], result["id"])] = next(
                 o for o in objects if (o["type"], o["id"]) == (result["type"], result["id"]))
@@ -326,7 +354,11 @@ def test_import_posts_the_ndjson_as_kibanas_api_documents():
     with KibanaImportTestDouble(authorization="ApiKey c2VjcmV0OmtleQ==") as double:
         result = kibana.import_saved_objects(KibanaSettings(url=double.url, api_key="c2VjcmV0OmtleQ=="), "articles")
     [request] = double.received
-    assert (request.method, request.path, request.query) == ("POST", "/api/saved_objects/_import", {"overwrite": ["true"]})
+    assert (request.method, request.path, request.query) == (
+        "POST",
+        "/api/saved_objects/_import",
+        {"overwrite": ["true"]},
+    )
     assert request.headers["kbn-xsrf"] == "true"
     assert request.headers["authorization"] == "ApiKey c2VjcmV0OmtleQ=="
     assert request.file_name.endswith(".ndjson")
@@ -339,7 +371,9 @@ def test_import_posts_the_ndjson_as_kibanas_api_documents():
 def test_import_sends_basic_auth_when_only_username_is_set():
     expected = "Basic " + base64.b64encode(b"elastic:changeme").decode()
     with KibanaImportTestDouble(authorization=expected) as double:
-        kibana.import_saved_objects(KibanaSettings(url=double.url + "/", username="elastic", password="changeme"), "articles")
+        kibana.import_saved_objects(
+            KibanaSettings(url=double.url + "/", username="elastic", password="changeme"), "articles"
+        )
     assert double.received[0].headers["authorization"] == expected
     assert double.received[0].path == "/api/saved_objects/_import"  # no doubled slash from the trailing one
 
@@ -372,7 +406,9 @@ def test_unreachable_kibana_is_a_one_line_transient_error_naming_the_url():
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     waits: list[float] = []
     with pytest.raises(TransientError) as raised:
-        kibana.import_saved_objects(KibanaSettings(url=url), "articles", attempts=3, backoff_seconds=0.5, sleep=waits.append)
+        kibana.import_saved_objects(
+            KibanaSettings(url=url), "articles", attempts=3, backoff_seconds=0.5, sleep=waits.append
+        )
     message = str(raised.value)
     assert message.startswith(f"Kibana at {url} unreachable after 3 attempts:") and "\n" not in message
     assert waits == [0.5, 1.0]
@@ -380,7 +416,9 @@ def test_unreachable_kibana_is_a_one_line_transient_error_naming_the_url():
 
 def test_a_server_error_is_retried_then_the_import_succeeds():
     waits: list[float] = []
-    with KibanaImportTestDouble(scripted=[(503, {"statusCode": 503, "message": "Kibana server is not ready yet"})]) as double:
+    with KibanaImportTestDouble(
+        scripted=[(503, {"statusCode": 503, "message": "Kibana server is not ready yet"})]
+    ) as double:
         result = kibana.import_saved_objects(KibanaSettings(url=double.url), "articles", sleep=waits.append)
     assert len(double.received) == 2 and waits == [2.0]
     assert result.success_count == 4
@@ -397,10 +435,21 @@ def test_success_false_lists_every_failing_object():
     failure = {
         "success": False, "successCount": 2, "successResults": [],
         "errors": [
-            {"type": "dashboard", "id": "newsetl-overview", "meta": {"title": "x"},
-             "error": {"type": "missing_references", "references": [{"type": "index-pattern", "id": "newsetl-articles"}]}},
-            {"type": "search", "id": "newsetl-canonical-articles", "meta": {},
-             "error": {"type": "unknown", "message": "bad\nthing", "statusCode": 500}},
+            {
+                "type": "dashboard",
+                "id": "newsetl-overview",
+                "meta": {"title": "x"},
+                "error": {
+                    "type": "missing_references",
+                    "references": [{"type": "index-pattern", "id": "newsetl-articles"}],
+                },
+            },
+            {
+                "type": "search",
+                "id": "newsetl-canonical-articles",
+                "meta": {},
+                "error": {"type": "unknown", "message": "bad\nthing", "statusCode": 500},
+            },
         ],
     }
     with KibanaImportTestDouble(scripted=[(200, failure)]) as double:

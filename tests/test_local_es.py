@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from newsetl.config.settings import load_settings
 from newsetl import local_es
+from newsetl.config.settings import load_settings
 from newsetl.tasks.errors import LocalNodeError
 
 pytestmark = pytest.mark.elasticsearch
@@ -93,8 +93,14 @@ def test_no_java_at_all_says_how_to_fix(tmp_path, monkeypatch):
 
 
 def test_cli_status_of_a_stopped_node_exits_non_zero_with_one_line(tmp_path):
-    env = {"NEWSETL_ES_URL": "http://127.0.0.1:9299", "NEWSETL_LOCAL_ES_HOME": str(tmp_path / "node"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "newsetl.cli", "es", "status"], capture_output=True, text=True, env=env)
+    env = {
+        "NEWSETL_ES_URL": "http://127.0.0.1:9299",
+        "NEWSETL_LOCAL_ES_HOME": str(tmp_path / "node"),
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", "es", "status"], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 3
     assert result.stdout.strip() == "not answering at http://127.0.0.1:9299"
 

@@ -136,12 +136,19 @@ def test_search_finds_the_seed_by_sanctions_with_a_highlight_and_filters_by_pers
 
 
 def test_a_document_the_mapping_rejects_ends_in_the_quarantine_index(es_settings, prefect_api, articles):
-    from newsetl.tasks.dedupe import ExactGroup, sketch_body
+    from newsetl.tasks.dedupe import ClusterAssignment, ExactGroup, sketch_body
     from newsetl.tasks.es.store import ElasticsearchStore
     from newsetl.tasks.index import index_batch
     from newsetl.tasks.reconcile import BatchPlan, DedupedBatch
-    from newsetl.tasks.records import CleanArticle, CleanedBatch, Enrichment, FileRead, RunSummary, SourceFile, SourceRef
-    from newsetl.tasks.dedupe import ClusterAssignment
+    from newsetl.tasks.records import (
+        CleanArticle,
+        CleanedBatch,
+        Enrichment,
+        FileRead,
+        RunSummary,
+        SourceFile,
+        SourceRef,
+    )
 
     store = ElasticsearchStore.open(es_settings.es)
     path = str(articles / "bad-date.txt")
@@ -151,7 +158,13 @@ def test_a_document_the_mapping_rejects_ends_in_the_quarantine_index(es_settings
     group = ExactGroup(article.id, article, (ref,))
     plan = BatchPlan(new_groups=[group], file_outcomes={path: ("written", (article.id,))})
     cleaned = CleanedBatch((source,), {path: FileRead(source, "abc")}, (article,))
-    deduped = DedupedBatch(cleaned, plan, {}, {article.id: sketch_body(article.body, es_settings.dedupe)}, {article.id: ClusterAssignment(article.id, True)})
+    deduped = DedupedBatch(
+        cleaned,
+        plan,
+        {},
+        {article.id: sketch_body(article.body, es_settings.dedupe)},
+        {article.id: ClusterAssignment(article.id, True)},
+    )
     # An impossible date: the index's `date` mapping refuses it, as it would a corrupt input.
     enrichment = Enrichment("en", published_at="2024-13-45", published_at_source="json")
     summary = RunSummary(files_seen=1)

@@ -9,10 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -224,19 +225,25 @@ def test_custom_run_from_the_ui_completes_and_its_articles_are_searchable(
             assert len(new_runs) == 1
             run = wait_for_final_state(new_runs.pop())
             assert run.parameters["folders"] == [str(articles)]
-            assert run.state.is_completed(), f"{run.state.type}: {run.state.message}\n{served['log'].read_text()[-3000:]}"
+            assert run.state.is_completed(), (
+                f"{run.state.type}: {run.state.message}\n{served['log'].read_text()[-3000:]}"
+            )
             screenshot_run(page, ui_url, run.id)
 
     assert source_paths_in_index(es_settings) == files_under(articles)
     client = connect(es_settings.es)
     found = search_articles(client, es_settings.es, SearchRequest(query="bridge"))
     client.close()
-    assert str(articles / "regional" / "harbour-bridge-reopens.txt") in [path for hit in found.hits for path in hit.sources]
+    assert str(articles / "regional" / "harbour-bridge-reopens.txt") in [
+        path for hit in found.hits for path in hit.sources
+    ]
 
     artifacts = run_artifacts(run.id)
     summaries = [a for a in artifacts if a.key == SUMMARY_ARTIFACT_KEY]
     assert len(summaries) == 1
-    assert f"| files_seen | {len(files_under(articles))} |" in summaries[0].data and "| failed | 0 |" in summaries[0].data
+    assert (
+        f"| files_seen | {len(files_under(articles))} |" in summaries[0].data and "| failed | 0 |" in summaries[0].data
+    )
     assert "| stage | seconds |" in summaries[0].data
     assert progress_of(run.id) == 100.0
 
@@ -268,7 +275,13 @@ def own_node(tmp_path) -> Iterator[Settings]:
     base = load_settings()
     settings = replace(
         base,
-        es=replace(base.es, url=f"http://127.0.0.1:{free_node_port()}", index="failing", max_retries=1, retry_backoff_seconds=0.2),
+        es=replace(
+            base.es,
+            url=f"http://127.0.0.1:{free_node_port()}",
+            index="failing",
+            max_retries=1,
+            retry_backoff_seconds=0.2,
+        ),
         local_es=replace(base.local_es, home=str(tmp_path / "elasticsearch"), heap="512m"),
     )
     local_es.start(settings.es, settings.local_es)
@@ -300,7 +313,11 @@ def test_run_failing_when_elasticsearch_stops_shows_failed_and_the_next_run_comp
         # newsetl's own retry warning reaches the run's logs (serve forwards the `newsetl` loggers).
         # Logs reach the API in the background: wait for the retry warning rather than read once.
         logs = wait_for(
-            lambda: (found := run_logs(first.id)) and any(l.name == "newsetl.index" and "retry" in l.message for l in found) and found,
+            lambda: (
+                (found := run_logs(first.id))
+                and any(log.name == "newsetl.index" and "retry" in log.message for log in found)
+                and found
+            ),
             30,
             "the retry warning in the run's logs",
         )

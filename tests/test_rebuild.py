@@ -58,4 +58,6 @@ def test_rebuild_from_the_files_with_delete_old(es_settings, ingested):
     def without_ingest_time(document: dict) -> dict:
         return {key: value for key, value in document.items() if key != "ingested_at"}
 
-    assert {i: without_ingest_time(d) for i, d in after.items()} == {i: without_ingest_time(d) for i, d in before.items()}
+    assert {i: without_ingest_time(d) for i, d in after.items()} == {
+        i: without_ingest_time(d) for i, d in before.items()
+    }

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from newsetl.tasks.reconcile import reconcile_batch, remove_sources
-from newsetl.tasks.records import CleanArticle, SourceRef
-from newsetl.tasks.records import DUPLICATE, UNCHANGED, WRITTEN, SourceState, StoredArticle
+from newsetl.tasks.records import DUPLICATE, UNCHANGED, WRITTEN, CleanArticle, SourceRef, SourceState, StoredArticle
 
 
 def ref(path: str, sha: str = "s") -> SourceRef:
@@ -41,7 +40,12 @@ def test_copy_of_an_indexed_article_is_a_duplicate_added_to_its_sources():
 
 def test_reread_of_an_unchanged_text_is_unchanged_and_writes_nothing():
     a = article("/r/a.txt", "story")
-    plan = reconcile_batch([a], ["/r/a.txt"], {"/r/a.txt": SourceState("/r/a.txt", 1, 1.0, "s", WRITTEN, (a.id,))}, {a.id: stored(a, "/r/a.txt")})
+    plan = reconcile_batch(
+        [a],
+        ["/r/a.txt"],
+        {"/r/a.txt": SourceState("/r/a.txt", 1, 1.0, "s", WRITTEN, (a.id,))},
+        {a.id: stored(a, "/r/a.txt")},
+    )
     assert plan.file_outcomes["/r/a.txt"][0] == UNCHANGED
     assert plan.new_groups == [] and plan.source_updates == {} and plan.orphaned == []
 
@@ -72,6 +76,8 @@ def test_batch_order_does_not_change_the_plan():
 
 def test_deleted_files_are_removed_from_sources_and_last_source_orphans():
     a, b = article("/r/a.txt", "one"), article("/r/b.txt", "two")
-    plan = remove_sources({"/r/a.txt", "/r/b.txt"}, {a.id: stored(a, "/r/a.txt", "/r/keep.txt"), b.id: stored(b, "/r/b.txt")})
+    plan = remove_sources(
+        {"/r/a.txt", "/r/b.txt"}, {a.id: stored(a, "/r/a.txt", "/r/keep.txt"), b.id: stored(b, "/r/b.txt")}
+    )
     assert [s.path for s in plan.source_updates[a.id]] == ["/r/keep.txt"]
     assert plan.orphaned == [b.id]

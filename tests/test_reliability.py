@@ -22,7 +22,7 @@ import uuid
 import zlib
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -115,12 +115,19 @@ def assert_same_index(got: dict, clean: dict) -> None:
     assert_whole_documents(got)
     assert sorted(got["states"]) == sorted(clean["states"])
     for path, state in clean["states"].items():
-        assert (got["states"][path]["sha256"], got["states"][path]["article_ids"]) == (state["sha256"], state["article_ids"])
+        assert (got["states"][path]["sha256"], got["states"][path]["article_ids"]) == (
+            state["sha256"],
+            state["article_ids"],
+        )
     assert sorted(q["path"] for q in got["quarantine"]) == sorted(q["path"] for q in clean["quarantine"])
 
 
 def assert_whole_documents(snapshot: dict) -> None:
-    partial = {i: sorted(REQUIRED_FIELDS - doc.keys()) for i, doc in snapshot["articles"].items() if REQUIRED_FIELDS - doc.keys()}
+    partial = {
+        i: sorted(REQUIRED_FIELDS - doc.keys())
+        for i, doc in snapshot["articles"].items()
+        if REQUIRED_FIELDS - doc.keys()
+    }
     assert not partial, f"articles written in part: {partial}"
     paths = [ref["path"] for doc in snapshot["articles"].values() for ref in doc["sources"]]
     assert len(paths) == len(set(paths)), "a file is a source of two articles"
@@ -196,9 +203,14 @@ def write_bad_folder(base: Path) -> Path:
     put("bomb.html.gz", zeros_bomb(4 * BOMB_CAP))
     with (root / "huge.txt").open("wb") as stream:
         stream.truncate(60_000_000)  # sparse: over discover.max_file_bytes, never read
-    put("no-text.html", b"<html><head><title>Menu</title><script>var x;</script></head><body><nav>Home</nav><div></div></body></html>")
+    put(
+        "no-text.html",
+        b"<html><head><title>Menu</title><script>var x;</script></head><body><nav>Home</nav><div></div></body></html>",
+    )
     put("title-only.txt", b"A headline\n\nToo short.")
-    put("book-length.txt", ("A very long report\n\n" + "\n\n".join([STORY] * 3000)).encode())  # over extract.max_text_chars
+    put(
+        "book-length.txt", ("A very long report\n\n" + "\n\n".join([STORY] * 3000)).encode()
+    )  # over extract.max_text_chars
     put("nested-no-text.html", b"<html><body>" + b"<div>" * 100_000 + b"</div>" * 100_000 + b"</body></html>")
     put("bad.json", b'{"title": "Cut", "body": "The harbour authority appro')
     put("bad-lines.jsonl", b'{not json}\n[1, 2\n{"title": "Cut\n')
@@ -212,7 +224,10 @@ def write_bad_folder(base: Path) -> Path:
     # Good files next to the bad ones: a plain story, a story under 3000 nested elements, a name that is not UTF-8.
     put("story.txt", f"Harbour dredging approved\n\n{STORY}".encode())
     nested = "<div>" * 3000 + "".join(f"<p>{p}</p>" for p in FIXED_STORY.split("\n\n")) + "</div>" * 3000
-    put("nested-story.html", f"<html><head><title>Lighthouse repainted</title></head><body>{nested}</body></html>".encode())
+    put(
+        "nested-story.html",
+        f"<html><head><title>Lighthouse repainted</title></head><body>{nested}</body></html>".encode(),
+    )
     odd = os.fsencode(str(root)) + b"/undecodable-name-\xff.txt"
     with open(odd, "wb") as stream:
         stream.write(b"Ferry timetable changes\n\n" + STORY.replace("harbour authority", "ferry company").encode())
@@ -261,7 +276,9 @@ def test_bad_inputs_end_in_quarantine_and_only_changed_ones_are_retried(es_setti
     assert second["unchanged"] == second["files_seen"] == first["files_seen"] and balanced(second)
     assert sorted_records(index_snapshot(es_settings.es.url, es_settings.es.index)) == sorted_records(snapshot)
 
-    (bad_folder / "empty.txt").write_text(f"Lighthouse keepers remembered\n\n{FIXED_STORY} Their logbooks go on show.", encoding="utf-8")
+    (bad_folder / "empty.txt").write_text(
+        f"Lighthouse keepers remembered\n\n{FIXED_STORY} Their logbooks go on show.", encoding="utf-8"
+    )
     third = ingest(folders=[str(bad_folder)])
     after = index_snapshot(es_settings.es.url, es_settings.es.index)
     assert third["written"] == 1 and third["unchanged"] == third["files_seen"] - 1 and balanced(third)
@@ -295,7 +312,12 @@ def test_files_that_fail_while_read_are_quarantined_then_read_again(es_settings,
         (folder / name).write_text(f"Story number {number}\n\n{STORY} Reported for file {name}.", encoding="utf-8")
     replaced, growing = folder / "replaced.txt", folder / "growing.txt"
     before = replaced.stat()
-    real_read, real_extract, real_stat, real_open = newsetl.tasks.extract.read_source, newsetl.tasks.extract.extract_articles, os.stat, os.open
+    real_read, real_extract, real_stat, real_open = (
+        newsetl.tasks.extract.read_source,
+        newsetl.tasks.extract.extract_articles,
+        os.stat,
+        os.open,
+    )
 
     def read_with_faults(source, settings):
         name = os.path.basename(source.path)
@@ -401,7 +423,9 @@ def shortened(body: str, chars: int = 1000) -> str:
 
 def write_articles_folder(folder: Path) -> list[Path]:
     """News articles as .txt files (gold bodies of a shared corpus), near and exact copies in later batches."""
-    gold = json.loads((corpus("scrapinghub-article-extraction-benchmark") / "ground-truth.json").read_text(encoding="utf-8"))
+    gold = json.loads(
+        (corpus("scrapinghub-article-extraction-benchmark") / "ground-truth.json").read_text(encoding="utf-8")
+    )
     folder.mkdir()
     base = 1_700_000_000
     texts = []
@@ -543,7 +567,9 @@ def wait_until_written(url: str, alias: str, article_id: str, run: WatchedRun, t
     deadline = time.monotonic() + timeout
     try:
         while not client.options(ignore_status=404).exists(index=alias, id=article_id):
-            assert run.process.poll() is None and time.monotonic() < deadline, "the run ended before writing the article"
+            assert run.process.poll() is None and time.monotonic() < deadline, (
+                "the run ended before writing the article"
+            )
             time.sleep(0.001)
     finally:
         client.close()
@@ -609,7 +635,9 @@ def own_node(es_node, home: Path):
 
 
 @pytest.mark.slow
-def test_node_stopped_mid_run_fails_the_run_and_the_rerun_finishes_the_work(es_node, clean_run, articles_folder, tmp_path, watch):
+def test_node_stopped_mid_run_fails_the_run_and_the_rerun_finishes_the_work(
+    es_node, clean_run, articles_folder, tmp_path, watch
+):
     """An outage longer than the retries fails the run in one line; a re-run rides out a restart and finishes."""
     from newsetl import local_es
 
@@ -656,7 +684,9 @@ def test_a_crash_between_a_new_canonical_and_the_old_ones_flags_heals(es_setting
     write_with_mtime(folder / "a1.txt", f"Harbour dredging approved\n\n{STORY}", base)
     write_with_mtime(folder / "a2.txt", f"Lighthouse repainted\n\n{FIXED_STORY}", base)
     # b1 is a later edition of a1 with an older date: it becomes its cluster's canonical.
-    write_with_mtime(folder / "b1.txt", f"Harbour dredging approved\n\n{STORY} The vote was seven to two.", base - 86400)
+    write_with_mtime(
+        folder / "b1.txt", f"Harbour dredging approved\n\n{STORY} The vote was seven to two.", base - 86400
+    )
     write_with_mtime(folder / "b2.txt", f"Harbour dredging approved\n\n{STORY}", base)  # an exact copy of a1
     real_write = ElasticsearchStore.write_articles
 
@@ -686,7 +716,11 @@ def test_a_crash_between_a_new_canonical_and_the_old_ones_flags_heals(es_setting
         drop_alias(es_settings.es.url, clean_alias)
     assert balanced(healed)
     assert_same_index(got, clean)
-    harbour = {os.path.basename(d["sources"][0]["path"]): d for d in got["articles"].values() if d["title"].startswith("Harbour")}
+    harbour = {
+        os.path.basename(d["sources"][0]["path"]): d
+        for d in got["articles"].values()
+        if d["title"].startswith("Harbour")
+    }
     assert harbour["b1.txt"]["is_canonical"] and not harbour["a1.txt"]["is_canonical"]
     assert harbour["a1.txt"]["cluster_id"] == harbour["b1.txt"]["id"]
     assert [os.path.basename(s["path"]) for s in harbour["a1.txt"]["sources"]] == ["a1.txt", "b2.txt"]
@@ -696,15 +730,17 @@ def test_a_crash_between_a_new_canonical_and_the_old_ones_flags_heals(es_setting
 
 
 def test_refused_files_are_unchanged_when_refused_again_for_the_same_reason():
-    from newsetl.tasks.records import Quarantine, SourceFile
-    from newsetl.tasks.records import RETRY_SIZE, SourceState
+    from newsetl.tasks.records import RETRY_SIZE, Quarantine, SourceFile, SourceState
     from newsetl.tasks.source_state import plan_changes, refused_states
 
     previous = {
         "/r/big.txt": SourceState("/r/big.txt", RETRY_SIZE, 0.0, status="quarantined", reason="too_large"),
         "/r/link.txt": SourceState("/r/link.txt", 10, 5.0, "s", "written", ("a1",)),
     }
-    records = [Quarantine("/r/big.txt", "too_large", "9 bytes"), Quarantine("/r/link.txt", "outside_root", "symlink to /x")]
+    records = [
+        Quarantine("/r/big.txt", "too_large", "9 bytes"),
+        Quarantine("/r/link.txt", "outside_root", "symlink to /x"),
+    ]
     states, repeated = refused_states(records, previous)
     assert repeated == {"/r/big.txt"}
     assert [(s.size, s.status, s.reason, s.article_ids) for s in states] == [
@@ -731,19 +767,25 @@ def test_articles_of_files_without_a_state_are_clustered_again():
     from newsetl.config.settings import DedupeSettings
     from newsetl.tasks.dedupe import encode_signature, sketch_body
     from newsetl.tasks.reconcile import cluster_changes, interrupted_articles
-    from newsetl.tasks.records import CleanArticle, SourceRef
-    from newsetl.tasks.records import SourceState, StoredArticle
+    from newsetl.tasks.records import CleanArticle, SourceRef, SourceState, StoredArticle
     from newsetl.tasks.store import MemoryStore
 
     settings = DedupeSettings()
     old_body, new_body = STORY, STORY + " The vote was seven to two."
-    old_ref, new_ref = SourceRef("/r/a.txt", "s1", "text", 1, "2024-01-02"), SourceRef("/r/b.txt", "s2", "text", 1, "2024-01-01")
+    old_ref, new_ref = (
+        SourceRef("/r/a.txt", "s1", "text", 1, "2024-01-02"),
+        SourceRef("/r/b.txt", "s2", "text", 1, "2024-01-01"),
+    )
     store = MemoryStore()
-    for article_id, body, ref, date in (("old", old_body, old_ref, "2024-01-02"), ("new", new_body, new_ref, "2024-01-01")):
+    for article_id, body, ref, date in (
+        ("old", old_body, old_ref, "2024-01-02"),
+        ("new", new_body, new_ref, "2024-01-01"),
+    ):
         sketch = sketch_body(body, settings)
         # As a run that died left them: both canonical of their own cluster.
         store.documents[article_id] = {
-            "id": article_id, "sources": [{"path": ref.path, "sha256": ref.sha256}], "cluster_id": article_id, "is_canonical": True,
+            "id": article_id, "sources": [{"path": ref.path, "sha256": ref.sha256}],
+            "cluster_id": article_id, "is_canonical": True,
             "minhash": encode_signature(sketch.signature), "lsh_bands": list(sketch.band_keys), "published_at": date,
             "word_count": len(body.split()),
         }  # fmt: skip
@@ -818,14 +860,16 @@ def test_no_secret_reaches_logs_artifacts_or_indices(es_settings, prefect_api, b
     assert failed.returncode != 0 and "newsetl: Elasticsearch at http://127.0.0.1:9 unavailable" in failed.stderr
     settings_with_url = load_settings({**env, "NEWSETL_ES_URL": in_url})
 
-    since = LogFilter(timestamp=LogFilterTimestamp(after_=datetime.fromtimestamp(started - 5, timezone.utc)))
+    since = LogFilter(timestamp=LogFilterTimestamp(after_=datetime.fromtimestamp(started - 5, UTC)))
     with get_client(sync_client=True) as client:
         logs = every_page(lambda offset: client.read_logs(log_filter=since, limit=200, offset=offset))
         artifacts = every_page(lambda offset: client.read_artifacts(limit=200, offset=offset))
         flow_runs = every_page(lambda offset: client.read_flow_runs(limit=200, offset=offset))
     snapshot = index_snapshot(es_settings.es.url, es_settings.es.index)
     storage = Path(PREFECT_LOCAL_STORAGE_PATH.value()).expanduser()
-    persisted = [f for f in storage.glob("*") if f.is_file() and f.stat().st_mtime >= started - 1] if storage.exists() else []
+    persisted = (
+        [f for f in storage.glob("*") if f.is_file() and f.stat().st_mtime >= started - 1] if storage.exists() else []
+    )
     texts = {
         "run output": run.stdout + run.stderr,
         "failed run output": failed.stdout + failed.stderr,
@@ -870,7 +914,9 @@ def test_secrets_come_from_the_environment_only(tmp_path):
     from newsetl.config.settings import load_settings
 
     settings_file = tmp_path / "settings.toml"
-    settings_file.write_text('[es]\napi_key = "from-the-file"\npassword = "from-the-file"\n[kibana]\npassword = "from-the-file"\n')
+    settings_file.write_text(
+        '[es]\napi_key = "from-the-file"\npassword = "from-the-file"\n[kibana]\npassword = "from-the-file"\n'
+    )
     from_file = load_settings({}, settings_file)
     assert (from_file.es.api_key, from_file.es.password, from_file.kibana.password) == ("", "", "")
     environ = {"NEWSETL_ES_API_KEY": "k-secret", "NEWSETL_ES_PASSWORD": "p-secret", "KIBANA_PASSWORD": "kp-secret"}

@@ -7,7 +7,9 @@ from newsetl.tasks.records import RunSummary
 
 
 def a_summary(**changes) -> RunSummary:
-    summary = RunSummary(files_seen=12, written=6, unchanged=2, duplicates=1, near_duplicates=2, quarantined=3, seconds=4.3)
+    summary = RunSummary(
+        files_seen=12, written=6, unchanged=2, duplicates=1, near_duplicates=2, quarantined=3, seconds=4.3
+    )
     summary.stage_seconds = {"extract": 0.5, "enrich": 2.25}
     summary.quarantine_reasons = {"empty": 1, "binary": 2}
     for name, value in changes.items():

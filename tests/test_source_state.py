@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from newsetl.tasks.records import SourceFile
-from newsetl.tasks.records import FAILED, QUARANTINED, SourceState
+from newsetl.tasks.records import FAILED, QUARANTINED, SourceFile, SourceState
 from newsetl.tasks.source_state import parse_since, plan_changes
 
 
@@ -56,6 +55,8 @@ def test_a_file_that_exists_but_was_not_discovered_is_not_deleted(tmp_path):
 def test_since_skips_old_known_files_but_reads_old_new_files():
     since = parse_since("2024-01-01")
     states = {"/r/old.txt": SourceState("/r/old.txt", 10, 50.0)}
-    plan = plan_changes([source("/r/old.txt", mtime=60.0), source("/r/never-seen.txt", mtime=60.0)], states, ["/r"], since=since)
+    plan = plan_changes(
+        [source("/r/old.txt", mtime=60.0), source("/r/never-seen.txt", mtime=60.0)], states, ["/r"], since=since
+    )
     assert [f.path for f in plan.unchanged] == ["/r/old.txt"]
     assert [f.path for f in plan.to_read] == ["/r/never-seen.txt"]

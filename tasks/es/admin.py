@@ -46,10 +46,12 @@ def ensure_indices(client: Elasticsearch, es: ElasticsearchSettings) -> str:
             with_retries(lambda: client.indices.create(index=name, aliases={es.index: {}}), es, "create index")
         current = name
     for name, path in ((es.sources_index, SOURCES_INDEX_FILE), (es.quarantine_index, QUARANTINE_INDEX_FILE)):
-        if not with_retries(lambda: client.indices.exists(index=name), es, "check index").body:
+        if not with_retries(lambda name=name: client.indices.exists(index=name), es, "check index").body:
             body = load_json(path)
             try:
-                with_retries(lambda: client.indices.create(index=name, **body), es, f"create {name}")
+                with_retries(
+                    lambda name=name, body=body: client.indices.create(index=name, **body), es, f"create {name}"
+                )
             except ApiError as error:
                 if error.meta.status != 400 or "already_exists" not in str(error.info):
                     raise
@@ -74,9 +76,13 @@ def index_version(name: str, alias: str) -> int:
 
 def create_next_version(client: Elasticsearch, es: ElasticsearchSettings) -> tuple[str | None, str]:
     """(current index behind the alias or None, a new empty index of the next version)."""
-    with_retries(lambda: client.indices.put_index_template(name=es.index, **index_template(es)), es, "put index template")
+    with_retries(
+        lambda: client.indices.put_index_template(name=es.index, **index_template(es)), es, "put index template"
+    )
     current = alias_target(client, es)
-    existing = with_retries(lambda: client.indices.get(index=f"{es.index}-v*", allow_no_indices=True), es, "list versions")
+    existing = with_retries(
+        lambda: client.indices.get(index=f"{es.index}-v*", allow_no_indices=True), es, "list versions"
+    )
     version = max([index_version(name, es.index) for name in existing.body] + [0]) + 1
     new = f"{es.index}-v{version}"
     with_retries(lambda: client.indices.create(index=new), es, f"create {new}")

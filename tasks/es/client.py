@@ -86,7 +86,7 @@ def with_retries(
     while True:
         try:
             return call()
-        except Exception as error:  # noqa: BLE001 - classified right below
+        except Exception as error:  # classified right below; the rest is raised again
             refused = certificate_error(error)
             if refused is not None:
                 # NOTE: the client reports a certificate it does not trust as a connection error;
@@ -97,14 +97,23 @@ def with_retries(
                 ) from error
             if not is_transient(error):
                 if isinstance(error, ApiError) and error.meta.status in {401, 403}:
-                    raise ConfigurationError(f"Elasticsearch refused {what}: {_reason(error)} (check credentials)") from error
+                    raise ConfigurationError(
+                        f"Elasticsearch refused {what}: {_reason(error)} (check credentials)"
+                    ) from error
                 raise
             if attempt >= es.max_retries or not retried(error):
                 raise ElasticsearchUnavailable(
                     f"Elasticsearch at {es.url} unavailable ({what}) after {attempt + 1} attempts: {_reason(error)}"
                 ) from error
             delay = es.retry_backoff_seconds * (2**attempt)
-            log.warning("Elasticsearch %s failed (%s); retry %d/%d in %.1fs", what, _reason(error), attempt + 1, es.max_retries, delay)
+            log.warning(
+                "Elasticsearch %s failed (%s); retry %d/%d in %.1fs",
+                what,
+                _reason(error),
+                attempt + 1,
+                es.max_retries,
+                delay,
+            )
             time.sleep(delay)
             attempt += 1
 
@@ -143,7 +152,12 @@ def check_reachable(es: ElasticsearchSettings) -> None:
 
 
 def scan_documents(
-    client: Elasticsearch, es: ElasticsearchSettings, index: str, query: dict[str, Any], fields: list[str], sort_field: str
+    client: Elasticsearch,
+    es: ElasticsearchSettings,
+    index: str,
+    query: dict[str, Any],
+    fields: list[str],
+    sort_field: str,
 ) -> Iterator[dict[str, Any]]:
     """Every matching document's _source, paged with search_after (no scroll context to leak)."""
     after: list[Any] | None = None
@@ -153,7 +167,9 @@ def scan_documents(
             kwargs["source_includes"] = fields
         if after is not None:
             kwargs["search_after"] = after
-        response = with_retries(lambda: complete(client.search(**kwargs), f"read {index}"), es, f"read {index}")
+        response = with_retries(
+            lambda kwargs=kwargs: complete(client.search(**kwargs), f"read {index}"), es, f"read {index}"
+        )
         hits = response["hits"]["hits"]
         for hit in hits:
             yield hit["_source"]

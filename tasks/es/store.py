@@ -30,7 +30,9 @@ STORED_FIELDS = ["id", "sources", "cluster_id", "is_canonical", "minhash", "publ
 class ElasticsearchStore:
     """An ArticleStore over the alias, `<alias>-sources` and `<alias>-quarantine`."""
 
-    def __init__(self, client: Elasticsearch, es: ElasticsearchSettings, run_id: str = "", articles_index: str = "") -> None:
+    def __init__(
+        self, client: Elasticsearch, es: ElasticsearchSettings, run_id: str = "", articles_index: str = ""
+    ) -> None:
         self.client = client
         self.es = es
         self.run_id = run_id
@@ -60,7 +62,9 @@ class ElasticsearchStore:
         for start in range(0, len(ids), PAGE_SIZE):
             chunk = ids[start : start + PAGE_SIZE]
             response = with_retries(
-                lambda: complete(self.client.mget(index=self.articles, ids=chunk, source_includes=STORED_FIELDS), "get articles"),
+                lambda chunk=chunk: complete(
+                    self.client.mget(index=self.articles, ids=chunk, source_includes=STORED_FIELDS), "get articles"
+                ),
                 self.es,
                 "get articles",
             )
@@ -105,7 +109,9 @@ class ElasticsearchStore:
             self.es,
             "count boilerplate blocks",
         )
-        counts = {name: {b["key"]: b["doc_count"] for b in agg["buckets"]} for name, agg in response["aggregations"].items()}
+        counts = {
+            name: {b["key"]: b["doc_count"] for b in agg["buckets"]} for name, agg in response["aggregations"].items()
+        }
         group_files = counts.pop("groups")
         block_files = {key: n for agg in counts.values() for key, n in agg.items()}
         return group_files, block_files
@@ -115,8 +121,12 @@ class ElasticsearchStore:
     def write_articles(self, writes: ArticleWrites) -> list[WriteFailure]:
         """Bulk-write article changes, then refresh so the next batch's look-ups see them."""
         actions: list[dict[str, Any]] = []
-        actions += [{"_op_type": "index", "_index": self.articles, "_id": i, "_source": d} for i, d in writes.documents.items()]
-        actions += [{"_op_type": "update", "_index": self.articles, "_id": i, "doc": d} for i, d in writes.updates.items()]
+        actions += [
+            {"_op_type": "index", "_index": self.articles, "_id": i, "_source": d} for i, d in writes.documents.items()
+        ]
+        actions += [
+            {"_op_type": "update", "_index": self.articles, "_id": i, "doc": d} for i, d in writes.updates.items()
+        ]
         actions += [{"_op_type": "delete", "_index": self.articles, "_id": i} for i in sorted(writes.deletes)]
         failures = self.bulk(actions)
         if actions:
@@ -135,14 +145,18 @@ class ElasticsearchStore:
             }
             for state in writes.states
         ]
-        actions += [{"_op_type": "delete", "_index": self.es.sources_index, "_id": state_id(p)} for p in writes.removed_states]
+        actions += [
+            {"_op_type": "delete", "_index": self.es.sources_index, "_id": state_id(p)} for p in writes.removed_states
+        ]
         actions += self._quarantine_actions(writes, now)
         failures = self.bulk(actions)
         if failures:
             raise NewsetlError(f"could not record file states: {failures[0].reason}")
         if actions:
             with_retries(
-                lambda: self.client.indices.refresh(index=[self.es.sources_index, self.es.quarantine_index]), self.es, "refresh"
+                lambda: self.client.indices.refresh(index=[self.es.sources_index, self.es.quarantine_index]),
+                self.es,
+                "refresh",
             )
 
     def _quarantine_actions(self, batch: StateWrites, now: str) -> list[dict[str, Any]]:
@@ -165,7 +179,9 @@ class ElasticsearchStore:
                 "run_id": self.run_id,
                 "quarantined_at": now,
             }
-            actions.append({"_op_type": "index", "_index": self.es.quarantine_index, "_id": record_id, "_source": source})
+            actions.append(
+                {"_op_type": "index", "_index": self.es.quarantine_index, "_id": record_id, "_source": source}
+            )
         return actions
 
     def scan(self, index: str, query: dict[str, Any], fields: list[str], sort_field: str) -> Iterator[dict[str, Any]]:

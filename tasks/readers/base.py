@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from newsetl.config.settings import ExtractSettings
@@ -73,7 +73,7 @@ class Reader(Protocol):
 
 def source_ref(raw: RawInput, record: str | None = None) -> SourceRef:
     """The `sources` entry of an article found in this file."""
-    modified = datetime.fromtimestamp(int(raw.source.mtime), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    modified = datetime.fromtimestamp(int(raw.source.mtime), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return SourceRef(raw.source.path, raw.sha256, raw.format_label, raw.source.size, modified, record)
 
 

@@ -154,7 +154,9 @@ def _decode_wide_without_bom(data: bytes) -> str | None:
     if len(sample) < 4:
         return None
     even_nul, odd_nul = sample[0::2].count(0) / (len(sample) / 2), sample[1::2].count(0) / (len(sample) / 2)
-    codec = "utf-16-le" if odd_nul > 0.4 and even_nul < 0.05 else "utf-16-be" if even_nul > 0.4 and odd_nul < 0.05 else None
+    codec = (
+        "utf-16-le" if odd_nul > 0.4 and even_nul < 0.05 else "utf-16-be" if even_nul > 0.4 and odd_nul < 0.05 else None
+    )
     if codec is None:
         return None
     try:

@@ -8,13 +8,6 @@ import re
 from lxml.etree import LxmlError
 
 from newsetl.config.settings import ExtractSettings
-from newsetl.tasks.records import (
-    NO_TEXT,
-    TOO_DEEP,
-    UNSUPPORTED,
-    ExtractedArticle,
-    SourceRef,
-)
 from newsetl.tasks.readers.base import (
     ExtractionResult,
     HtmlExtractor,
@@ -26,6 +19,13 @@ from newsetl.tasks.readers.base import (
 )
 from newsetl.tasks.readers.decode import declared_charset, decode_input
 from newsetl.tasks.readers.html_depth import limit_html_depth
+from newsetl.tasks.records import (
+    NO_TEXT,
+    TOO_DEEP,
+    UNSUPPORTED,
+    ExtractedArticle,
+    SourceRef,
+)
 from newsetl.tasks.text import normalize_text
 
 HTML_BREAK = re.compile(r"<br\s*/?>|</?(?:p|div|li|h[1-6]|blockquote|ul|ol|tr|section|article)\b[^>]*>", re.IGNORECASE)

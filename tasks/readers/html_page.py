@@ -13,9 +13,9 @@ from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
 from newsetl.config.settings import ExtractSettings
-from newsetl.tasks.text import comparison_form, normalize_text
 from newsetl.tasks.readers.html_depth import limit_html_depth
 from newsetl.tasks.records import ExtractedArticle, SourceRef
+from newsetl.tasks.text import comparison_form, normalize_text
 
 # Options for trafilatura: comments are not the article; tables are (results, figures);
 # the balanced default of precision and recall, because the boilerplate step (tasks/clean.py)

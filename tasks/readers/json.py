@@ -10,13 +10,6 @@ from typing import Any
 
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.dates import normalize_date
-from newsetl.tasks.records import (
-    BAD_GZIP,
-    BAD_JSON,
-    NO_TEXT,
-    ExtractedArticle,
-    Quarantine,
-)
 from newsetl.tasks.readers.base import (
     ExtractionResult,
     HtmlExtractor,
@@ -29,6 +22,13 @@ from newsetl.tasks.readers.base import (
 from newsetl.tasks.readers.decode import decode_input
 from newsetl.tasks.readers.html import html_article
 from newsetl.tasks.readers.text import plain_paragraphs
+from newsetl.tasks.records import (
+    BAD_GZIP,
+    BAD_JSON,
+    NO_TEXT,
+    ExtractedArticle,
+    Quarantine,
+)
 from newsetl.tasks.text import normalize_text
 
 TITLE_FIELDS = ("title", "headline", "heading")
@@ -54,7 +54,9 @@ LIST_FIELDS = ("articles", "items", "data", "results", "documents", "docs", "pos
 HTML_FRAGMENT = re.compile(r"<(?:p|br|div|span|a|em|strong|b|i|h[1-6]|ul|ol|li|blockquote)\b[^>]*>", re.IGNORECASE)
 
 
-def json_articles(raw: RawInput, settings: ExtractSettings, extractor: HtmlExtractor | None) -> ExtractionResult | Problem:
+def json_articles(
+    raw: RawInput, settings: ExtractSettings, extractor: HtmlExtractor | None
+) -> ExtractionResult | Problem:
     text = decode_input(raw)
     if isinstance(text, Problem):
         return text
@@ -75,7 +77,9 @@ def json_articles(raw: RawInput, settings: ExtractSettings, extractor: HtmlExtra
         if lines_read and bad_lines == lines_read:
             return Problem(BAD_JSON, f"none of {lines_read} lines is JSON ({problems[0].detail})")
     if raw.truncated:
-        problems.append(Quarantine(raw.source.path, BAD_GZIP, "truncated gzip: only the records before the cut were read"))
+        problems.append(
+            Quarantine(raw.source.path, BAD_GZIP, "truncated gzip: only the records before the cut were read")
+        )
 
     articles: list[ExtractedArticle] = []
     for record, value in records:
@@ -87,7 +91,9 @@ def json_articles(raw: RawInput, settings: ExtractSettings, extractor: HtmlExtra
     return ExtractionResult(tuple(articles), tuple(problems))
 
 
-def _json_lines(text: str, records: list[tuple[str | None, Any]], problems: list[Quarantine], path: str) -> tuple[int, int]:
+def _json_lines(
+    text: str, records: list[tuple[str | None, Any]], problems: list[Quarantine], path: str
+) -> tuple[int, int]:
     lines_read = bad_lines = 0
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():

@@ -6,10 +6,6 @@ import re
 
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.dates import UPDATE_LABELS, parse_dateline
-from newsetl.tasks.records import (
-    NO_TEXT,
-    ExtractedArticle,
-)
 from newsetl.tasks.readers.base import (
     ExtractionResult,
     HtmlExtractor,
@@ -20,6 +16,10 @@ from newsetl.tasks.readers.base import (
     source_ref,
 )
 from newsetl.tasks.readers.decode import decode_input
+from newsetl.tasks.records import (
+    NO_TEXT,
+    ExtractedArticle,
+)
 from newsetl.tasks.text import normalize_text
 
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•–]|\d{1,3}[.)])\s+\S")
@@ -41,7 +41,9 @@ MAX_TITLE_CHARS = 300
 BLANK_LINE = re.compile(r"\n(?:[^\S\n]*\n)+")  # one or more lines holding nothing but spaces
 
 
-def text_articles(raw: RawInput, settings: ExtractSettings, html_extractor: HtmlExtractor | None = None) -> ExtractionResult | Problem:
+def text_articles(
+    raw: RawInput, settings: ExtractSettings, html_extractor: HtmlExtractor | None = None
+) -> ExtractionResult | Problem:
     text = decode_input(raw)
     if isinstance(text, Problem):
         return text
@@ -95,7 +97,10 @@ def parse_text_article(text: str, markdown: bool = False) -> tuple[str | None, t
         if block.strip():
             kept_blocks.append(block)
     paragraphs = tuple(
-        p for block in kept_blocks for p in (normalize_text(_paragraph_text(x, markdown)) for x in unwrap_block(block)) if p
+        p
+        for block in kept_blocks
+        for p in (normalize_text(_paragraph_text(x, markdown)) for x in unwrap_block(block))
+        if p
     )
     return title or None, paragraphs, _preferred_date(published)
 
@@ -169,7 +174,11 @@ MARKDOWN_BULLET = re.compile(r"^(\s*)[-*+]\s+")
 def _strip_markdown_block(block: str) -> str:
     lines = []
     for line in block.split("\n"):
-        if line.lstrip().startswith(("```", "~~~")) or MARKDOWN_LINK_DEFINITION.match(line) or MARKDOWN_RULE.match(line):
+        if (
+            line.lstrip().startswith(("```", "~~~"))
+            or MARKDOWN_LINK_DEFINITION.match(line)
+            or MARKDOWN_RULE.match(line)
+        ):
             continue
         line = re.sub(r"^\s{0,3}>\s?", "", line)
         line = MARKDOWN_IMAGE.sub("", line)

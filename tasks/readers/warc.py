@@ -8,6 +8,9 @@ import re
 from typing import Any
 
 from newsetl.config.settings import ExtractSettings
+from newsetl.tasks.readers.base import ExtractionResult, HtmlExtractor, Problem, RawInput, folder_group, source_ref
+from newsetl.tasks.readers.decode import declared_charset, decode_text
+from newsetl.tasks.readers.html import html_article
 from newsetl.tasks.records import (
     BAD_GZIP,
     BAD_WARC,
@@ -15,14 +18,13 @@ from newsetl.tasks.records import (
     ExtractedArticle,
     Quarantine,
 )
-from newsetl.tasks.readers.base import ExtractionResult, HtmlExtractor, Problem, RawInput, folder_group, source_ref
-from newsetl.tasks.readers.decode import declared_charset, decode_text
-from newsetl.tasks.readers.html import html_article
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def warc_articles(raw: RawInput, settings: ExtractSettings, extractor: HtmlExtractor | None) -> ExtractionResult | Problem:
+def warc_articles(
+    raw: RawInput, settings: ExtractSettings, extractor: HtmlExtractor | None
+) -> ExtractionResult | Problem:
     # NOTE: warcio is imported on first use, like the other format libraries.
     from warcio.archiveiterator import ArchiveIterator
 
@@ -39,7 +41,8 @@ def warc_articles(raw: RawInput, settings: ExtractSettings, extractor: HtmlExtra
             record = next(records)
         except StopIteration:
             break
-        except Exception as error:  # NOTE: warcio's parser raises whatever malformed bytes trip (AttributeError, ...)
+        # NOTE: warcio's parser raises whatever malformed bytes trip (AttributeError, ...).
+        except Exception as error:  # noqa: BLE001 - a malformed archive is a problem record, not a crash
             if records_read == 0:
                 return Problem(BAD_WARC, f"not a readable WARC: {type(error).__name__}: {error}"[:300])
             detail = f"stopped after {records_read} records: {type(error).__name__}: {error}"
@@ -50,7 +53,8 @@ def warc_articles(raw: RawInput, settings: ExtractSettings, extractor: HtmlExtra
             markup = _warc_html(record, settings.max_decompressed_bytes)
             # NOTE: warcio knows a record's offset only once its content is read.
             record_name = f"offset {iterator.get_record_offset()}"
-        except Exception as error:  # NOTE: as above; content_stream() also decodes Content-Encoding
+        # NOTE: as above; content_stream() also decodes Content-Encoding.
+        except Exception as error:  # noqa: BLE001 - a malformed record is a problem record, not a crash
             problems.append(Quarantine(path, BAD_WARC, f"record {records_read}: {type(error).__name__}: {error}"[:300]))
             continue
         if markup is None:
