@@ -1,22 +1,35 @@
 # The two commands: `make demo` and `make test`. Everything else is a step of theirs.
 PYTHON ?= python3.11
+UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: setup demo test browser eval bench es-start es-stop clean
+.PHONY: setup lock lint demo test browser eval bench es-start es-stop clean
 
-## setup: .venv with newsetl, its dependencies and the spaCy model (idempotent)
+## setup: .venv with newsetl, its dependencies and the spaCy model, exactly as uv.lock pins them (idempotent)
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found (newsetl needs Python 3.11)" >&2; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# --inexact: uv itself (and pip) stay in the venv although the lock does not list them.
+$(STAMP): pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync --locked --extra dev --inexact
 	@touch $(STAMP)
+
+# uv from PyPI, into the venv: no system-wide install needed.
+$(BIN)/uv:
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found (newsetl needs Python 3.11-3.13)" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+
+## lock: re-resolve uv.lock after changing dependencies in pyproject.toml (commit both), then `make setup`
+lock: | $(BIN)/uv
+	$(BIN)/uv lock
+
+## lint: ruff, configured in pyproject.toml
+lint: setup
+	$(BIN)/ruff check .
 
 ## demo: a local Elasticsearch (unless one answers), the sample articles ingested, a search
 demo: setup
@@ -25,7 +38,7 @@ demo: setup
 	$(BIN)/newsetl search "central bank"
 
 ## test: the whole suite; the tests start their own Elasticsearch node and Prefect server
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## browser: Debian's Chromium for the UI test (Playwright drives it; no browser download)
