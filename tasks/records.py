@@ -13,6 +13,7 @@ BINARY = "binary"
 DECODE_ERROR = "decode_error"
 TOO_LARGE = "too_large"
 NO_TEXT = "no_text"
+NO_ARTICLE = "no_article"  # a web page whose text is only a caption or a teaser
 UNREADABLE = "unreadable"
 BAD_GZIP = "bad_gzip"
 BAD_JSON = "bad_json"
