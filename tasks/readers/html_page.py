@@ -16,6 +16,8 @@ from trafilatura.utils import load_html
 
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.clean import TITLE_SEPARATORS, clean_title
+from newsetl.tasks.dates import normalize_date
+from newsetl.tasks.pubdate import HTML_TEXT, publication_date_and_source
 from newsetl.tasks.readers.html_depth import limit_html_depth
 from newsetl.tasks.records import ExtractedArticle, SourceRef
 from newsetl.tasks.text import comparison_form, normalize_text
@@ -80,7 +82,7 @@ def extract_html(
     paragraphs = join_drop_caps(tree, paragraphs)
     page_url = url or document.url
     title = best_title(tree, normalize_text(document.title) if document.title else None, document.sitename, page_url, paragraphs[0])
-    published_at = _publication_date(html, page_url) or document.date
+    published_at, published_at_source = _publication_date(html, page_url, document.date)
     return ExtractedArticle(
         source=source,
         title=title,
@@ -90,7 +92,7 @@ def extract_html(
         author=normalize_text(document.author) if document.author else None,
         site_name=normalize_text(document.sitename) if document.sitename else None,
         published_at=published_at,
-        published_at_source="html_meta" if published_at else None,
+        published_at_source=published_at_source,
         language=declared_language(tree),
     )
 
@@ -530,9 +532,10 @@ def declared_language(tree: HtmlElement) -> str | None:
     return None
 
 
-def _publication_date(html: str, url: str | None) -> str | None:
-    try:
-        from newsetl.tasks.pubdate import publication_date_from_html
-    except ImportError:  # the pubdate step is optional; trafilatura's own date is the fallback
-        return None
-    return publication_date_from_html(html, url)
+def _publication_date(html: str, url: str | None, fallback: str | None) -> tuple[str | None, str | None]:
+    """(date, source label) of the page's publication: our reading, else trafilatura's (found in the text)."""
+    found = publication_date_and_source(html, url)
+    if found:
+        return found
+    fallback = normalize_date(fallback)
+    return (fallback, HTML_TEXT) if fallback else (None, None)
