@@ -432,3 +432,28 @@ def test_never_miss_in_a_sentence_of_the_story_is_not_a_pitch() -> None:
 def test_site_suffix_chain_is_cut_at_the_part_naming_the_site() -> None:
     title = "Driver killed in crash on the causeway - WSVN 7News | Miami News, Weather, Sports | Fort Lauderdale"
     assert clean_title(title, None, "https://wsvn.com/news/local/crash/") == "Driver killed in crash on the causeway"
+
+
+def test_a_web_page_holding_only_a_caption_is_quarantined_no_article(tmp_path: Path) -> None:
+    from newsetl.config.settings import load_settings
+    from newsetl.tasks.discover import discover_files
+    from newsetl.tasks.extract import extract_batch
+    from newsetl.tasks.records import NO_ARTICLE
+    from newsetl.tasks.clean import clean_batch
+    from newsetl.tasks.store import MemoryStore
+
+    caption = "A man walks past a mural in the old harbour district on Tuesday afternoon. Photo: Staff photographer"
+    story = " ".join(f"Sentence {n} of the council's long report on the harbour and its ferries." for n in range(8))
+    (tmp_path / "caption.html").write_text(
+        f"<html><head><title>Mural | The Courier</title></head><body><main><figure><img src='m.jpg'></figure>"
+        f"<p>{caption}</p></main></body></html>",
+        encoding="utf-8",
+    )
+    (tmp_path / "story.html").write_text(f"<html><body><article><p>{story}</p></article></body></html>", encoding="utf-8")
+    (tmp_path / "note.txt").write_text("Short note\n\nThe ferry runs again from Monday, the harbour board said.\n", encoding="utf-8")
+    settings = load_settings()
+    batch = extract_batch(discover_files([str(tmp_path)], settings.discover).files, settings.extract)
+    cleaned = clean_batch(batch, MemoryStore(), settings.clean)
+    reasons = {Path(q.path).name: q.reason for q in cleaned.quarantined}
+    assert reasons == {"caption.html": NO_ARTICLE}
+    assert {Path(a.source.path).name for a in cleaned.articles} == {"story.html", "note.txt"}  # a short text file stays
