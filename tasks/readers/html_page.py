@@ -270,9 +270,11 @@ def _standfirst(
     added: list[tuple[etree._Element, str]] = []
     for element in tree.iter(*STANDFIRST_TAGS):
         index = position.get(element, -1)
-        if not start < index < end or any(a.tag in SKIPPED_ANCESTORS - {"header"} for a in element.iterancestors()):
+        if not start < index < end or any(a.tag in STANDFIRST_SKIPPED for a in element.iterancestors()):
             continue
-        if any(child.tag in BLOCK_CHILDREN for child in element.iterdescendants()) or any(a in added_elements for a in element.iterancestors() for added_elements in [[e for e, _ in added]]):
+        if not any(LEAD_HINT.search(f"{e.get('class') or ''} {e.get('id') or ''}") for e in _self_and_parents(element, 2)):
+            continue  # only what the page marks as a lead, intro or summary: not bylines, pitches, scripts
+        if any(child.tag in BLOCK_CHILDREN or child.tag in ("script", "style") for child in element.iterdescendants()) or any(a in added_elements for a in element.iterancestors() for added_elements in [[e for e, _ in added]]):
             continue
         text = normalize_text(element.text_content())
         words = len(text.split())
@@ -284,6 +286,24 @@ def _standfirst(
         if len(added) >= STANDFIRST_MAX_BLOCKS:
             break
     return added
+
+
+STANDFIRST_SKIPPED = (SKIPPED_ANCESTORS - {"header"}) | {"script", "style", "template"}
+LEAD_HINT = re.compile(
+    r"lead|intro|standfirst|teaser|summary|\bdek\b|deck|excerpt|sub-?title|subhead|preface|abstract|chapo|"
+    r"chapeau|vorspann|__subt|description",
+    re.IGNORECASE,
+)
+
+
+def _self_and_parents(element: etree._Element, levels: int) -> list[etree._Element]:
+    found = [element]
+    for _ in range(levels):
+        parent = found[-1].getparent()
+        if parent is None:
+            break
+        found.append(parent)
+    return found
 
 
 SENTENCE_LIKE = re.compile(r"[.!?…\"”»。！？]\W*$")
