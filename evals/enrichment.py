@@ -387,7 +387,12 @@ def evaluate_relative_dates(model: NerModel, settings: EnrichSettings) -> dict[s
         {"check": f"{text!r} not resolved", "ok": not any(text in mention for mention in resolved)} for text in vague
     ]
     tuesday = [(m.date, m.granularity) for m in debate_mentions if "Tuesday" in m.text]
-    checks.append({"check": "\"will face off in Tuesday's debate\" (Monday story) -> 2023-09-12", "ok": tuesday == [("2023-09-12", "day")]})
+    checks.append(
+        {
+            "check": '"will face off in Tuesday\'s debate" (Monday story) -> 2023-09-12',
+            "ok": tuesday == [("2023-09-12", "day")],
+        }
+    )
     offsets_ok = all(fixture.body[mention.start : mention.end] == mention.text for mention in mentions)
     checks.append({"check": "offsets point into the body", "ok": offsets_ok})
     return {

@@ -277,7 +277,7 @@ def not_article_pages(extract: ExtractSettings, clean: CleanSettings) -> list[in
 
 
 def evaluate_no_article(pages: dict, extract: ExtractSettings, clean: CleanSettings) -> dict:
-    """k-fold fit of the minimum words of a page's article on one part (pages kept + captions caught), scored on the other."""
+    """k-fold fit of a page's minimum article words on one part (pages kept, captions caught), scored on the other."""
     if "article_words" not in pages:
         return {"skipped": "no trafilatura pages"}
     rows = pages.pop("article_words")
@@ -289,7 +289,7 @@ def evaluate_no_article(pages: dict, extract: ExtractSettings, clean: CleanSetti
         score = [words for part, words in rows if part != fit_part]
         fit_captions, score_captions = captions[fit_part - 1 :: 2], captions[2 - fit_part :: 2]
 
-        def error(threshold: int) -> float:
+        def error(threshold: int, fit: list[int] = fit, fit_captions: list[int] = fit_captions) -> float:
             # pages of real articles quarantined plus caption pages let through, as shares
             kept = sum(w >= threshold for w in fit) / max(1, len(fit))
             caught = sum(w < threshold for w in fit_captions) / max(1, len(fit_captions))
@@ -520,12 +520,15 @@ def evaluate_hard_cases(clean: CleanSettings) -> dict:
         for fit_part in PARTS:
             other = PARTS[fit_part % 2]
 
-            def error(ratio: float) -> float:
+            def error(ratio: float, fit_part: int = fit_part) -> float:
                 row = scores[(fit_part, ratio)]
                 return row["boilerplate_left_share"] + row["paragraphs_lost_share"]
 
             chosen = min(grid, key=lambda ratio: (error(ratio), abs(ratio - clean.repeat_ratio)))
-            result[f"fit on part {fit_part}"] = {"repeat_ratio": chosen, f"scored on part {other}": scores[(other, chosen)]}
+            result[f"fit on part {fit_part}"] = {
+                "repeat_ratio": chosen,
+                f"scored on part {other}": scores[(other, chosen)],
+            }
     return result
 
 
@@ -574,10 +577,12 @@ def print_report(results: dict) -> None:
             row = no_article[f"fit on part {fit_part}"]
             print(
                 f"  fit on part {fit_part}: threshold {row['threshold']:>3}; other part's articles kept "
-                f"{row['articles_kept_other_part']:.4f}; caption/teaser pages quarantined {row['captions_quarantined']:.2f}"
+                f"{row['articles_kept_other_part']:.4f}; caption/teaser pages quarantined "
+                f"{row['captions_quarantined']:.2f}"
             )
         print(
-            f"  configured ({no_article['configured']} words): articles kept {no_article['configured_articles_kept']:.4f}, "
+            f"  configured ({no_article['configured']} words): "
+            f"articles kept {no_article['configured_articles_kept']:.4f}, "
             f"caption/teaser pages quarantined {no_article['configured_captions_quarantined']:.2f}"
             f" of {no_article['captions']}"
         )
@@ -590,7 +595,9 @@ def print_report(results: dict) -> None:
         for fit_part in PARTS:
             fitted = hard[f"fit on part {fit_part}"]
             other = PARTS[fit_part % 2]
-            rows.append((f"part {other}, ratio {fitted['repeat_ratio']} fit on {fit_part}", fitted[f"scored on part {other}"]))
+            rows.append(
+                (f"part {other}, ratio {fitted['repeat_ratio']} fit on {fit_part}", fitted[f"scored on part {other}"])
+            )
         for name, row in rows:
             print(
                 f"  {name:30} lines left {row['boilerplate_left']:>3} of {row['boilerplate_lines']} "

@@ -66,7 +66,11 @@ def _beacon_top(rng: random.Random) -> list[str]:
 
 
 def _beacon_middle(rng: random.Random) -> list[str]:
-    return ["The Beacon Briefing: our editors' picks, every weekday morning. Enter your email to get it free."] if rng.random() < 0.7 else []
+    return (
+        ["The Beacon Briefing: our editors' picks, every weekday morning. Enter your email to get it free."]
+        if rng.random() < 0.7
+        else []
+    )
 
 
 def _beacon_bottom(rng: random.Random) -> list[str]:
@@ -118,16 +122,28 @@ SITES = (
 
 # --- list-like stories: short lines that repeat inside one story are its content ---------------
 
-FOODS = ("two eggs on rye toast", "a bowl of oats with berries", "grilled chicken with rice", "lentil soup and bread",
-         "a handful of almonds", "salmon with potatoes", "greek yoghurt with honey", "a tuna salad wrap",
-         "vegetable stir-fry with tofu", "an apple and peanut butter", "bean chilli with brown rice")
+FOODS = (
+    "two eggs on rye toast",
+    "a bowl of oats with berries",
+    "grilled chicken with rice",
+    "lentil soup and bread",
+    "a handful of almonds",
+    "salmon with potatoes",
+    "greek yoghurt with honey",
+    "a tuna salad wrap",
+    "vegetable stir-fry with tofu",
+    "an apple and peanut butter",
+    "bean chilli with brown rice",
+)
 MEALS = ("Breakfast", "Mid-morning snack", "Lunch", "Afternoon snack", "Dinner", "Evening snack")
 
 
 def meal_plan(rng: random.Random) -> list[str]:
     reminder = rng.choice(("Eat every 2–3 hours", "Drink a glass of water first", "Keep portions palm-sized"))
-    lines = [f"A dietitian's {rng.choice(('five', 'seven'))}-day plan for people training for a first half marathon "
-             "starts with regular meals rather than big ones, she said, and sets out what to eat at each."]
+    lines = [
+        f"A dietitian's {rng.choice(('five', 'seven'))}-day plan for people training for a first half marathon "
+        "starts with regular meals rather than big ones, she said, and sets out what to eat at each."
+    ]
     for day in range(1, rng.randint(3, 4) + 1):
         lines.append(f"Day {day}")
         for meal in rng.sample(MEALS, 4):
@@ -138,10 +154,22 @@ def meal_plan(rng: random.Random) -> list[str]:
 
 def schedule(rng: random.Random) -> list[str]:
     venue = rng.choice(("Main stage", "Riverside tent", "Town square"))
-    lines = [f"The festival returns this summer with three days of music, food and talks. Here is the full "
-             f"programme for the {venue.lower()}, as published by the organisers on {rng.choice(('Monday', 'Friday'))}."]
-    acts = ("The Tidewaters", "Lena Ocampo", "Brass Foundry", "Mill Lane Choir", "DJ Harbourlight", "The Quiet Hours",
-            "Sefton Youth Band", "Ana Ruiz Trio", "North Pier Ceilidh", "Open mic")
+    lines = [
+        f"The festival returns this summer with three days of music, food and talks. Here is the full "
+        f"programme for the {venue.lower()}, as published by the organisers on {rng.choice(('Monday', 'Friday'))}."
+    ]
+    acts = (
+        "The Tidewaters",
+        "Lena Ocampo",
+        "Brass Foundry",
+        "Mill Lane Choir",
+        "DJ Harbourlight",
+        "The Quiet Hours",
+        "Sefton Youth Band",
+        "Ana Ruiz Trio",
+        "North Pier Ceilidh",
+        "Open mic",
+    )
     for day in ("Friday", "Saturday", "Sunday"):
         lines.append(day)
         lines.append("Gates open 10am")
@@ -152,28 +180,49 @@ def schedule(rng: random.Random) -> list[str]:
     return lines
 
 
-QUESTIONS = ("When does the new charge start?", "Who has to pay?", "How much will it cost?", "Are there exemptions?",
-             "How do I pay?", "What happens if I don't pay?", "Will the money go back into transport?")
+QUESTIONS = (
+    "When does the new charge start?",
+    "Who has to pay?",
+    "How much will it cost?",
+    "Are there exemptions?",
+    "How do I pay?",
+    "What happens if I don't pay?",
+    "Will the money go back into transport?",
+)
 
 
 def q_and_a(rng: random.Random) -> list[str]:
-    lines = ["The city's new congestion charge has prompted thousands of questions from readers. We put the most common "
-             "ones to the transport department."]
+    lines = [
+        "The city's new congestion charge has prompted thousands of questions from readers. We put the most common "
+        "ones to the transport department."
+    ]
     for question in rng.sample(QUESTIONS, 5):
-        lines += ["Question", question, "What the council says",
-                  f"The department said the answer depends on {rng.choice(('the vehicle', 'the postcode', 'the time of day'))}, "
-                  f"and that details would be published {rng.choice(('online', 'in letters to residents'))}.",
-                  "Our view", rng.choice(("Clear enough.", "Still vague.", "Needs work."))]
+        lines += [
+            "Question",
+            question,
+            "What the council says",
+            "The department said the answer depends on "
+            f"{rng.choice(('the vehicle', 'the postcode', 'the time of day'))}, "
+            f"and that details would be published {rng.choice(('online', 'in letters to residents'))}.",
+            "Our view",
+            rng.choice(("Clear enough.", "Still vague.", "Needs work.")),
+        ]
     return lines
 
 
 def match_report(rng: random.Random) -> list[str]:
     home, away = rng.sample(("Harbour Town", "Millbrook Rovers", "St Anne's", "Eastfield United", "Kirkby Athletic"), 2)
-    lines = [f"{home} beat {away} in a tense derby on {rng.choice(('Saturday', 'Sunday'))}, with the decisive moment "
-             "coming late in the second half."]
+    lines = [
+        f"{home} beat {away} in a tense derby on {rng.choice(('Saturday', 'Sunday'))}, with the decisive moment "
+        "coming late in the second half."
+    ]
     for minute in sorted(rng.sample(range(3, 90), 6)):
-        lines += [f"{minute}'", rng.choice(("GOAL", "Yellow card", "Substitution", "Chance")),
-                  f"{rng.choice((home, away))} {rng.choice(('press forward', 'break down the left', 'win a corner', 'hit the post'))}"]
+        lines += [
+            f"{minute}'",
+            rng.choice(("GOAL", "Yellow card", "Substitution", "Chance")),
+            f"{rng.choice((home, away))} "
+            f"{rng.choice(('press forward', 'break down the left', 'win a corner', 'hit the post'))}",
+        ]
     lines += ["Full time", f"{home} {rng.randint(1, 3)}-{rng.randint(0, 1)} {away}"]
     return lines
 
@@ -194,7 +243,9 @@ def _edited(story: list[str], rng: random.Random, version: int) -> list[str]:
         if len(words) > 8:
             words[rng.randrange(len(words))] = rng.choice(("also", "now", "later", "again", "still"))
         edited.append(" ".join(words))
-    return edited + [f"This version adds reaction number {version} from residents who attended the meeting on the quay."]
+    return edited + [
+        f"This version adds reaction number {version} from residents who attended the meeting on the quay."
+    ]
 
 
 def _write(path: Path, title: str, blocks: list[str]) -> None:

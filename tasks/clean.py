@@ -520,7 +520,9 @@ def block_removal_reasons(
             run = _repeated_run(exact, words, index) if words[index] <= SHORT_REPEAT_WORDS else []
             if run and _looks_like_ad(blocks, words, run, fingerprints, group, model, settings):
                 reasons[index] = reasons[index] or "repeated"
-            elif form in seen and (words[index] > SHORT_REPEAT_WORDS or (run and all(_is_prose(blocks[i], words[i]) for i in run))):
+            elif form in seen and (
+                words[index] > SHORT_REPEAT_WORDS or (run and all(_is_prose(blocks[i], words[i]) for i in run))
+            ):
                 reasons[index] = reasons[index] or "repeated"
         seen.add(form)
     _mark_pull_quotes(blocks, words, reasons)
@@ -551,10 +553,20 @@ def _repeated_run(forms: list[str], words: list[int], index: int) -> list[int]:
         if other == index or form != forms[index]:
             continue
         start = index
-        while start > 0 and other - (index - start) > 0 and start - 1 != other and forms[start - 1] == forms[other - (index - start) - 1]:
+        while (
+            start > 0
+            and other - (index - start) > 0
+            and start - 1 != other
+            and forms[start - 1] == forms[other - (index - start) - 1]
+        ):
             start -= 1
         end = index
-        while end + 1 < len(forms) and other + (end - index) + 1 < len(forms) and end + 1 != other and forms[end + 1] == forms[other + (end - index) + 1]:
+        while (
+            end + 1 < len(forms)
+            and other + (end - index) + 1 < len(forms)
+            and end + 1 != other
+            and forms[end + 1] == forms[other + (end - index) + 1]
+        ):
             end += 1
         run = list(range(start, end + 1))
         if len(run) >= 2 and sum(words[i] for i in run) >= SLOT_MIN_WORDS and len(run) > len(best):
@@ -747,7 +759,8 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
             continue
         if too_short_for_an_article(cleaned, settings):
             detail = f"{word_count(cleaned.body)} words left: a caption or teaser, not an article"
-            problems.append(Quarantine(path, NO_ARTICLE, f"{article.source.record}: {detail}" if article.source.record else detail))
+            detail = f"{article.source.record}: {detail}" if article.source.record else detail
+            problems.append(Quarantine(path, NO_ARTICLE, detail))
             continue
         articles.append(cleaned)
         kept_files.setdefault(path, []).append(cleaned)

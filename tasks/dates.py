@@ -197,7 +197,7 @@ ISO_DAY_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
 def plausible_day(day: date, now: datetime | None = None) -> bool:
     """Whether a day can be a publication date: from 1900 to one day after `now` (default: this moment)."""
-    latest = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).date() + timedelta(days=1)
+    latest = (now or datetime.now(UTC)).astimezone(UTC).date() + timedelta(days=1)
     return EARLIEST_PLAUSIBLE <= day <= latest
 
 
@@ -227,7 +227,7 @@ def canonical_date(value: str | None, now: datetime | None = None) -> tuple[str,
         return day.isoformat(), DAY
     if moment.utcoffset() is None:
         return day.isoformat(), DAY
-    instant = moment.astimezone(timezone.utc)
+    instant = moment.astimezone(UTC)
     if not plausible_day(instant.date(), now):
         return None
     return instant.strftime("%Y-%m-%dT%H:%M:%SZ"), DATETIME
@@ -449,7 +449,7 @@ SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\n")
 
 
 def clause_tense(text: str, start: int, end: int) -> str | None:
-    """"future" or "past" by the tense marker nearest the span text[start:end] in its sentence, else None."""
+    """ "future" or "past" by the tense marker nearest the span text[start:end] in its sentence, else None."""
     left = max((match.end() for match in SENTENCE_BREAK.finditer(text, 0, start)), default=0)
     following = SENTENCE_BREAK.search(text, end)
     right = following.start() if following else len(text)

@@ -126,7 +126,6 @@ class NerWorkerPool:
         self._results.close()
 
 
-
 # --- the model holder -------------------------------------------------------------------
 
 

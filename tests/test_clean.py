@@ -346,8 +346,18 @@ def test_clean_title(title: str, site_name: str | None, url: str | None, expecte
 
 def test_short_lines_repeated_in_a_list_like_story_stay() -> None:
     paragraphs = ["A coach's plan for the week before a first race sets out what to eat at each meal."]
-    for day, (first, second) in enumerate((("Porridge with banana", "Chicken and rice"), ("Eggs on toast", "Bean soup"))):
-        paragraphs += [f"Day {day + 1}", "Breakfast", first, "Eat every 2-3 hours", "Lunch", second, "Eat every 2-3 hours"]
+    for day, (first, second) in enumerate(
+        (("Porridge with banana", "Chicken and rice"), ("Eggs on toast", "Bean soup"))
+    ):
+        paragraphs += [
+            f"Day {day + 1}",
+            "Breakfast",
+            first,
+            "Eat every 2-3 hours",
+            "Lunch",
+            second,
+            "Eat every 2-3 hours",
+        ]
     paragraphs.append("Check with a doctor before changing what you eat, the coach said.")
     cleaned = strip_boilerplate(article("Race week meals", paragraphs), EMPTY_MODEL, SETTINGS)
     assert cleaned is not None
@@ -375,9 +385,7 @@ VOCABULARY = (
 def _story(number: int, topic: str) -> list[str]:
     """Three long paragraphs of made-up words, different for every story number."""
     rng = random.Random(number)
-    return [
-        " ".join([topic, *rng.choices(VOCABULARY, k=34)]) + "." for _ in range(3)
-    ]
+    return [" ".join([topic, *rng.choices(VOCABULARY, k=34)]) + "." for _ in range(3)]
 
 
 def test_boilerplate_follows_a_syndicated_copy_into_another_folder() -> None:
@@ -388,7 +396,9 @@ def test_boilerplate_follows_a_syndicated_copy_into_another_folder() -> None:
         for n, topic in enumerate(topics)
     ]
     copy = article("Beacon 2, syndicated", [*_story(2, "rents")[:2], pitch], group="folder:wire", path="wire/2.txt")
-    own = [article(f"Wire {n}", _story(10 + n, "markets"), group="folder:wire", path=f"wire/own{n}.txt") for n in range(4)]
+    own = [
+        article(f"Wire {n}", _story(10 + n, "markets"), group="folder:wire", path=f"wire/own{n}.txt") for n in range(4)
+    ]
     model = learn_boilerplate([*site, copy, *own], SETTINGS)
     cleaned = strip_boilerplate(copy, model, SETTINGS)
     assert cleaned is not None
@@ -436,10 +446,10 @@ def test_site_suffix_chain_is_cut_at_the_part_naming_the_site() -> None:
 
 def test_a_web_page_holding_only_a_caption_is_quarantined_no_article(tmp_path: Path) -> None:
     from newsetl.config.settings import load_settings
+    from newsetl.tasks.clean import clean_batch
     from newsetl.tasks.discover import discover_files
     from newsetl.tasks.extract import extract_batch
     from newsetl.tasks.records import NO_ARTICLE
-    from newsetl.tasks.clean import clean_batch
     from newsetl.tasks.store import MemoryStore
 
     caption = "A man walks past a mural in the old harbour district on Tuesday afternoon. Photo: Staff photographer"
@@ -449,8 +459,12 @@ def test_a_web_page_holding_only_a_caption_is_quarantined_no_article(tmp_path: P
         f"<p>{caption}</p></main></body></html>",
         encoding="utf-8",
     )
-    (tmp_path / "story.html").write_text(f"<html><body><article><p>{story}</p></article></body></html>", encoding="utf-8")
-    (tmp_path / "note.txt").write_text("Short note\n\nThe ferry runs again from Monday, the harbour board said.\n", encoding="utf-8")
+    (tmp_path / "story.html").write_text(
+        f"<html><body><article><p>{story}</p></article></body></html>", encoding="utf-8"
+    )
+    (tmp_path / "note.txt").write_text(
+        "Short note\n\nThe ferry runs again from Monday, the harbour board said.\n", encoding="utf-8"
+    )
     settings = load_settings()
     batch = extract_batch(discover_files([str(tmp_path)], settings.discover).files, settings.extract)
     cleaned = clean_batch(batch, MemoryStore(), settings.clean)

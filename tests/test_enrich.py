@@ -272,7 +272,11 @@ def test_file_mtime_is_the_last_resort_and_marked_as_such():
 @pytest.mark.parametrize("stated", ["9999-12-31", "0001-01-01", "1899-12-31", "2999-01-01T00:00:00Z"])
 def test_an_implausible_stated_date_is_never_the_publication_date(stated):
     # the mtime takes over, labelled as what it is
-    assert publication_date(make_article("T", "Body text.", stated, "json")) == ("2024-05-01T08:00:00Z", FILE_MTIME, "datetime")
+    assert publication_date(make_article("T", "Body text.", stated, "json")) == (
+        "2024-05-01T08:00:00Z",
+        FILE_MTIME,
+        "datetime",
+    )
 
 
 def test_mentions_keep_their_granularity_and_a_future_weekday_is_the_coming_one(model, settings):

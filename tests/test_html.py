@@ -190,7 +190,9 @@ def test_a_site_heading_is_not_the_headline() -> None:
 
 
 def test_headline_is_not_repeated_as_the_first_paragraph() -> None:
-    html = page("<title>Ferry returns to the north pier - The Coast Courier</title>", "<h1>Ferry returns to the north pier</h1>")
+    html = page(
+        "<title>Ferry returns to the north pier - The Coast Courier</title>", "<h1>Ferry returns to the north pier</h1>"
+    )
     article = extract_html(html, SOURCE, "folder:pages", SETTINGS, url="https://coastcourier.example/ferry")
     assert article is not None
     cleaned = strip_boilerplate(article, BoilerplateModel(), CleanSettings())
@@ -210,7 +212,8 @@ def test_standfirst_between_headline_and_body_is_kept() -> None:
 def test_a_lost_drop_cap_is_joined_back() -> None:
     body = (
         "<div class='dropcap' aria-hidden='true'>T</div>"
-        "<p>urkey, Poland and three islands were added to the quarantine list, the ministry said on Thursday.</p>" + BODY
+        "<p>urkey, Poland and three islands were added to the quarantine list, the ministry said on Thursday.</p>"
+        + BODY
     )
     article = extract_html(page("<title>Quarantine list</title>", body=body), SOURCE, "folder:pages", SETTINGS)
     assert article is not None

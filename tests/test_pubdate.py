@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from newsetl.tasks.dates import normalise_iso
-from newsetl.tasks.pubdate import HTML_META, HTML_TEXT, publication_date_and_source, publication_date_from_html, url_date
+from newsetl.tasks.pubdate import (
+    HTML_META,
+    HTML_TEXT,
+    publication_date_and_source,
+    publication_date_from_html,
+    url_date,
+)
 
 
 def page(head: str = "", body: str = "<p>Some article text.</p>") -> str:

@@ -81,7 +81,8 @@ def extract_html(
 
     paragraphs = join_drop_caps(tree, paragraphs)
     page_url = url or document.url
-    title = best_title(tree, normalize_text(document.title) if document.title else None, document.sitename, page_url, paragraphs[0])
+    fallback_title = normalize_text(document.title) if document.title else None
+    title = best_title(tree, fallback_title, document.sitename, page_url, paragraphs[0])
     published_at, published_at_source = _publication_date(html, page_url, document.date)
     return ExtractedArticle(
         source=source,
@@ -272,9 +273,14 @@ def _standfirst(
         index = position.get(element, -1)
         if not start < index < end or any(a.tag in STANDFIRST_SKIPPED for a in element.iterancestors()):
             continue
-        if not any(LEAD_HINT.search(f"{e.get('class') or ''} {e.get('id') or ''}") for e in _self_and_parents(element, 2)):
+        marks = (f"{e.get('class') or ''} {e.get('id') or ''}" for e in _self_and_parents(element, 2))
+        if not any(LEAD_HINT.search(mark) for mark in marks):
             continue  # only what the page marks as a lead, intro or summary: not bylines, pitches, scripts
-        if any(child.tag in BLOCK_CHILDREN or child.tag in ("script", "style") for child in element.iterdescendants()) or any(a in added_elements for a in element.iterancestors() for added_elements in [[e for e, _ in added]]):
+        taken = [e for e, _ in added]
+        nested = any(
+            child.tag in BLOCK_CHILDREN or child.tag in ("script", "style") for child in element.iterdescendants()
+        )
+        if nested or any(ancestor in taken for ancestor in element.iterancestors()):
             continue
         text = normalize_text(element.text_content())
         words = len(text.split())
@@ -398,11 +404,38 @@ HEADING_SKIP = frozenset({"nav", "footer", "aside", "form", "button", "noscript"
 MAX_HEADING_WORDS = 40
 # Names of site sections and pages, not headlines of a story (a <title> or og:title holding
 # only one of these is the page's place in the site; the page's heading says what it is).
-GENERIC_TITLES = frozenset(comparison_form(t) for t in (
-    "about us", "about", "home", "homepage", "news", "aktuelles", "aktuell", "neuigkeiten", "nachrichten",
-    "über uns", "blog", "start", "startseite", "themen", "article", "artikel", "actualités", "noticias",
-    "contact", "kontakt", "impressum", "index", "page", "untitled", "lexikon", "presse", "pressemitteilungen",
-))
+GENERIC_TITLES = frozenset(
+    comparison_form(t)
+    for t in (
+        "about us",
+        "about",
+        "home",
+        "homepage",
+        "news",
+        "aktuelles",
+        "aktuell",
+        "neuigkeiten",
+        "nachrichten",
+        "über uns",
+        "blog",
+        "start",
+        "startseite",
+        "themen",
+        "article",
+        "artikel",
+        "actualités",
+        "noticias",
+        "contact",
+        "kontakt",
+        "impressum",
+        "index",
+        "page",
+        "untitled",
+        "lexikon",
+        "presse",
+        "pressemitteilungen",
+    )
+)
 
 
 def _text(element) -> str:
@@ -484,7 +517,10 @@ def _supported(heading: str, sources: list[str], site_name, url) -> bool:
     return False
 
 
-def best_title(tree: HtmlElement, fallback: str | None, site_name: str | None, url: str | None, first_block: str | None) -> str | None:
+def best_title(
+    tree: HtmlElement, fallback: str | None, site_name: str | None, url: str | None, first_block: str | None
+) -> str | None:
+    """The page's headline: a heading its title metadata names, else that metadata without the site, else a heading."""
     metas = _meta_titles(tree)
     page_title = _title_element(tree)
     sources = [*metas, page_title] if page_title else metas
