@@ -84,6 +84,7 @@ class CleanSettings:
     min_group_files: int = 4
     repeat_ratio: float = 0.3
     min_repeat_files: int = 3
+    min_article_words: int = 25
 
 
 @dataclass(frozen=True)

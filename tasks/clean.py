@@ -23,8 +23,9 @@ import functools
 import hashlib
 import re
 import unicodedata
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from prefect.cache_policies import NONE
 
 from newsetl.config.settings import CleanSettings
 from newsetl.tasks.records import (
+    NO_ARTICLE,
     NO_TEXT,
     CleanArticle,
     CleanedBatch,
@@ -83,14 +85,39 @@ def article_id(title: str, body: str) -> str:
 
 # --- the boilerplate model -----------------------------------------------------------------
 
-# An article more than half of whose distinctive long blocks already belong to one story
-# is a version of that story (a re-crawl, an update): the story is counted once, so its
-# paragraphs never look like site boilerplate just because the folder holds five copies.
-# Long blocks already seen in many stories are not distinctive (they are boilerplate) and
-# are left out of the comparison, which also keeps it cheap in large groups.
+# An article sharing more than half of its distinctive text with one story is a version of
+# that story (a re-crawl, an update, an edited copy): the story is counted once, so its
+# paragraphs (and an editor's note repeated in every version) never look like site
+# boilerplate just because the folder holds ten versions. Text is compared as word 5-grams
+# of its long blocks, one in SHINGLE_SAMPLE kept (cheap, and an edit changes few of them);
+# 5-grams already seen in many stories are boilerplate, not distinctive, and left out.
+# The same comparison across groups finds copies of a story saved elsewhere (syndication):
+# what is boilerplate where the story came from is boilerplate in the copy too.
 SAME_STORY_SHARE = 0.5
 LONG_BLOCK_WORDS = 12
 DISTINCTIVE_MAX_STORIES = 25
+SHINGLE_WORDS = 5
+SHINGLE_SAMPLE = 4
+MIN_STORY_SHINGLES = 10  # fewer sampled 5-grams than this: too little text to call two articles one story
+
+
+def story_shingles(paragraphs: Iterable[str]) -> frozenset[int]:
+    """Sampled hashed word 5-grams of an article's long blocks: what versions of one story share."""
+    found: set[int] = set()
+    for paragraph in paragraphs:
+        words = comparison_form(paragraph).split()
+        if len(words) < LONG_BLOCK_WORDS:
+            continue
+        for start in range(len(words) - SHINGLE_WORDS + 1):
+            value = zlib.crc32(" ".join(words[start : start + SHINGLE_WORDS]).encode("utf-8"))
+            if value % SHINGLE_SAMPLE == 0:
+                found.add(value)
+    return frozenset(found)
+
+
+def article_key(article: ExtractedArticle) -> str:
+    """The article's place: its file, and its record inside the file when there are several."""
+    return f"{article.source.path}\0{article.source.record or ''}"
 
 
 @dataclass(frozen=True)
@@ -109,9 +136,14 @@ class GroupCounts:
 
 @dataclass(frozen=True)
 class BoilerplateModel:
-    """Per-group block counts; a block frequent enough in a large enough group is boilerplate."""
+    """Per-group block counts; a block frequent enough in a large enough group is boilerplate.
+
+    `copies` names, per article (`article_key`), the other groups holding a copy of its story:
+    their boilerplate applies to it too.
+    """
 
     groups: Mapping[str, GroupCounts] = field(default_factory=dict)
+    copies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def merge(self, counts: BoilerplateModel | Mapping[str, GroupCounts | Mapping]) -> BoilerplateModel:
         """A model with the counts of both; accepts another model or `to_counts()` output."""
@@ -119,18 +151,27 @@ class BoilerplateModel:
         groups = dict(self.groups)
         for group, group_counts in other.groups.items():
             groups[group] = groups[group].merge(group_counts) if group in groups else group_counts
-        return BoilerplateModel(groups)
+        copies = {**other.copies, **self.copies}
+        return BoilerplateModel(groups, copies)
 
-    def is_boilerplate(self, group: str, fingerprint: str, settings: CleanSettings) -> bool:
-        """Whether the block recurs in enough of its group's stories to be the site's, not the story's."""
+    def groups_of(self, article: ExtractedArticle) -> tuple[str, ...]:
+        """The article's group, then the groups holding copies of its story."""
+        return (article.group, *self.copies.get(article_key(article), ()))
+
+    def is_boilerplate(self, group: str | Sequence[str], fingerprint: str, settings: CleanSettings) -> bool:
+        """Whether the block recurs in enough of a group's stories to be the site's, not the story's."""
+        if not isinstance(group, str):
+            return any(self.is_boilerplate(one, fingerprint, settings) for one in group)
         counts = self.groups.get(group)
         if counts is None or not fingerprint or counts.articles < settings.min_group_files:
             return False
         seen = counts.fingerprints.get(fingerprint, 0)
         return seen >= settings.min_repeat_files and seen >= settings.repeat_ratio * counts.articles
 
-    def stories_with(self, group: str, fingerprint: str) -> int:
-        """In how many stories of the group the block was seen."""
+    def stories_with(self, group: str | Sequence[str], fingerprint: str) -> int:
+        """In how many stories of the group (the most of several groups) the block was seen."""
+        if not isinstance(group, str):
+            return max((self.stories_with(one, fingerprint) for one in group), default=0)
         counts = self.groups.get(group)
         return counts.fingerprints.get(fingerprint, 0) if counts and fingerprint else 0
 
@@ -161,12 +202,41 @@ class BoilerplateModel:
 def learn_boilerplate(
     articles: Iterable[ExtractedArticle], settings: CleanSettings, fingerprint: Fingerprint = line_fingerprint
 ) -> BoilerplateModel:
-    """Count, per group, in how many distinct stories each block fingerprint occurs."""
+    """Count, per group, in how many distinct stories each block fingerprint occurs; link copies across groups."""
     del settings  # thresholds apply when the model is used, so counts can be merged across runs
     stories: dict[str, _GroupStories] = {}
+    placed: list[tuple[str, str, int, frozenset[int]]] = []  # (article key, group, story, shingles)
     for article in articles:
-        stories.setdefault(article.group, _GroupStories(fingerprint)).add(article)
-    return BoilerplateModel({group: group_stories.counts() for group, group_stories in stories.items()})
+        group_stories = stories.setdefault(article.group, _GroupStories(fingerprint))
+        shingles = story_shingles(article.paragraphs)
+        story = group_stories.add(article, shingles)
+        if story is not None:
+            placed.append((article_key(article), article.group, story, shingles))
+    return BoilerplateModel(
+        {group: group_stories.counts() for group, group_stories in stories.items()}, _copies_elsewhere(placed, stories)
+    )
+
+
+def _copies_elsewhere(
+    placed: list[tuple[str, str, int, frozenset[int]]], stories: Mapping[str, _GroupStories]
+) -> dict[str, tuple[str, ...]]:
+    """Per article, the other groups where a version of its story was seen."""
+    if len(stories) < 2:
+        return {}
+    owners: dict[int, set[str]] = {}  # shingle -> groups holding it
+    for group, group_stories in stories.items():
+        for shingle, story_ids in group_stories.stories_of_shingle.items():
+            if len(story_ids) <= DISTINCTIVE_MAX_STORIES:
+                owners.setdefault(shingle, set()).add(group)
+    copies: dict[str, tuple[str, ...]] = {}
+    for key, group, _, shingles in placed:
+        if len(shingles) < MIN_STORY_SHINGLES:
+            continue
+        shared = Counter(other for shingle in shingles for other in owners.get(shingle, ()) if other != group)
+        elsewhere = tuple(sorted(other for other, count in shared.items() if count > SAME_STORY_SHARE * len(shingles)))
+        if elsewhere:
+            copies[key] = elsewhere
+    return copies
 
 
 class _GroupStories:
@@ -175,40 +245,36 @@ class _GroupStories:
     def __init__(self, fingerprint: Fingerprint) -> None:
         self.fingerprint = fingerprint
         self.story_blocks: list[set[str]] = []  # every fingerprint seen in each story
-        self.stories_of_long_block: dict[str, set[int]] = {}
+        self.stories_of_shingle: dict[int, set[int]] = {}
 
-    def add(self, article: ExtractedArticle) -> None:
-        blocks: set[str] = set()
-        long_blocks: set[str] = set()
-        for paragraph in article.paragraphs:
-            fingerprint = self.fingerprint(paragraph)
-            if fingerprint:
-                blocks.add(fingerprint)
-                if word_count(paragraph) >= LONG_BLOCK_WORDS:
-                    long_blocks.add(fingerprint)
+    def add(self, article: ExtractedArticle, shingles: frozenset[int] | None = None) -> int | None:
+        """Count the article's blocks in its story (a new one unless it is a version of one seen); its story."""
+        blocks = {fp for fp in map(self.fingerprint, article.paragraphs) if fp}
         if not blocks:
-            return
-        story = self._same_story(long_blocks)
+            return None
+        shingles = story_shingles(article.paragraphs) if shingles is None else shingles
+        story = self._same_story(shingles)
         if story is None:
             story = len(self.story_blocks)
             self.story_blocks.append(set())
         self.story_blocks[story] |= blocks
-        for fingerprint in long_blocks:
-            self.stories_of_long_block.setdefault(fingerprint, set()).add(story)
+        for shingle in shingles:
+            self.stories_of_shingle.setdefault(shingle, set()).add(story)
+        return story
 
-    def _same_story(self, long_blocks: set[str]) -> int | None:
+    def _same_story(self, shingles: frozenset[int]) -> int | None:
+        if len(shingles) < MIN_STORY_SHINGLES:
+            return None
         distinctive = [
-            self.stories_of_long_block.get(fp, set())
-            for fp in long_blocks
-            if len(self.stories_of_long_block.get(fp, ())) <= DISTINCTIVE_MAX_STORIES
+            self.stories_of_shingle[shingle]
+            for shingle in shingles
+            if 0 < len(self.stories_of_shingle.get(shingle, ())) <= DISTINCTIVE_MAX_STORIES
         ]
         if not distinctive:
             return None
         shared = Counter(story for stories in distinctive for story in stories)
-        if not shared:
-            return None
         story, overlap = max(shared.items(), key=lambda item: (item[1], -item[0]))
-        return story if overlap > SAME_STORY_SHARE * len(distinctive) else None
+        return story if overlap > SAME_STORY_SHARE * len(shingles) else None
 
     def counts(self) -> GroupCounts:
         per_fingerprint: Counter[str] = Counter()
@@ -274,6 +340,17 @@ BOILERPLATE_PATTERNS: tuple[tuple[str, int, str], ...] = (
         "subscribe (now|today)", r"(download|get) (our|the) \w+ app", "we use cookies",
         "(this|our) (web)?site uses cookies", "cookie (policy|settings|preferences)",
     ) + r"\b"),
+    # subscription and donation pitches, newsletter boxes
+    ("cta", 45, r"\b(by|via|to your) e-?mail\b.{0,80}\bnever miss\b|\bnever miss (a|an|another|our|the|any)\b.{0,40}"
+     r"\b(stor(y|ies)|updates?|issues?|editions?|news|headlines?|beat)\b"),
+    ("cta", 30, r"\b(enter|pop|put|type|drop|add|leave) your e-?mail( address)?\b"),
+    ("cta", 40, r"\b(daily|weekly|morning|evening|free) (edition|briefing|digest|newsletter|bulletin)\b.{0,60}"
+     r"\b(by e-?mail|inbox|sign up|subscribe)\b"),
+    ("cta", 40, r"\b" + _any(
+        "to continue reading", r"subscribe (to|for) (continue|keep|read|unlock|unlimited)", "already have an account",
+        "create a free account", r"(one-time|monthly|recurring|tax[- ]deductible) (gift|donation|contribution)",
+        r"(donate|contribute|chip in) (now|today|here|to (support|keep))", "become a (paying )?(member|subscriber)",
+    ) + r"\b"),
     ("cta", 6, "^" + _any(
         "privacy policy", "terms (of|and) (use|service|conditions)", "terms & conditions", "contact us", "about us",
         "site ?map",
@@ -336,7 +413,8 @@ LIST_HEADING = re.compile("^" + _any(
 STORY_CREDIT = re.compile(r"^\W*" + _any(
     "(additional|with|further) (reporting|writing|research|input|contributions?)",
     "(reporting|writing|editing|research|compiled|translated)( and \\w+)? by",
-    "this (story|article) (was|has been) (updated|corrected)", "correction", "update",
+    "this (story|article|report|post|version) (was|has been|is) (updated|corrected|amended|revised|changed)",
+    "correction", "update", "updated", "editor'?s'? note", "clarification",
 ) + r"\b", re.IGNORECASE)
 COMMENTS_HEADING = re.compile("^" + _any(
     "(\\d+ )?(comments?|responses?|replies|thoughts|reactions?) (on|to) [“\"'‘].{0,200}",
@@ -348,6 +426,7 @@ COMPILED_PATTERNS = tuple(
     (reason, max_words, re.compile(pattern, re.IGNORECASE)) for reason, max_words, pattern in BOILERPLATE_PATTERNS
 )
 
+AD_UNIT_BLOCKS = 3  # a repeated run of this many unpunctuated lines is an ad slot by itself
 SLOT_MIN_WORDS = 6  # two neighbouring repeated blocks must hold this many words to be an ad slot
 SHORT_REPEAT_WORDS = 40  # a block repeated inside one article this short is an ad slot: every copy goes
 PULL_QUOTE_MIN_WORDS = 8  # a block this long found again inside a longer block is a pull quote
@@ -378,7 +457,7 @@ def strip_boilerplate(
 ) -> CleanArticle | None:
     """The article without boilerplate blocks; None when nothing is left (no_text)."""
     title, blocks = normalized_blocks(article)
-    reasons = block_removal_reasons(blocks, article.group, model, settings, title, fingerprint)
+    reasons = block_removal_reasons(blocks, model.groups_of(article), model, settings, title, fingerprint)
     kept = [block for block, reason in zip(blocks, reasons, strict=True) if reason is None]
     if not kept:
         return None
@@ -407,7 +486,7 @@ def normalized_blocks(article: ExtractedArticle) -> tuple[str, list[str]]:
 
 def block_removal_reasons(
     blocks: list[str],
-    group: str,
+    group: str | Sequence[str],
     model: BoilerplateModel,
     settings: CleanSettings,
     title: str = "",
@@ -428,19 +507,22 @@ def block_removal_reasons(
         if fingerprints[index] in title_fingerprints:
             reasons[index] = "title"
 
-    # Repeated inside the article. Unpunctuated lines shown twice together with a neighbour
-    # are an ad slot: every copy goes. Sentences shown twice (a long paragraph, or a run of
-    # them) are an extraction duplicate: later copies go. A short line repeated on its own
-    # (an interview's recurring question, a table header) stays.
+    # Repeated inside the article. A run of blocks shown again as a unit is an ad slot when it
+    # looks like one (a call to action, an ad label, a site's learned line): every copy goes.
+    # Sentences shown twice (a long paragraph, or a run of them) are an extraction duplicate:
+    # later copies go. Short lines repeated in a list-like story (a meal plan's "Eat every 2-3
+    # hours", a schedule's "Gates open 10am", an interview's recurring question) are content.
     exact = [comparison_form(block, keep_numbers=True) for block in blocks]
     occurrences = Counter(exact)
     seen: set[str] = set()
     for index, form in enumerate(exact):
         if occurrences[form] > 1 and not credits[index]:
-            in_run = words[index] <= SHORT_REPEAT_WORDS and _in_repeated_run(exact, words, index)
-            ad_slot = in_run and not STATEMENT_END.search(blocks[index])
-            duplicate = (in_run or words[index] > SHORT_REPEAT_WORDS) and form in seen
-            if ad_slot or duplicate:
+            run = _repeated_run(exact, words, index) if words[index] <= SHORT_REPEAT_WORDS else []
+            if run and _looks_like_ad(blocks, words, run, fingerprints, group, model, settings):
+                reasons[index] = reasons[index] or "repeated"
+            elif form in seen and (
+                words[index] > SHORT_REPEAT_WORDS or (run and all(_is_prose(blocks[i], words[i]) for i in run))
+            ):
                 reasons[index] = reasons[index] or "repeated"
         seen.add(form)
     _mark_pull_quotes(blocks, words, reasons)
@@ -460,21 +542,65 @@ def block_removal_reasons(
     return reasons
 
 
-def _in_repeated_run(forms: list[str], words: list[int], index: int) -> bool:
-    """Whether the block and a neighbour appear again, side by side, elsewhere in the article.
+def _repeated_run(forms: list[str], words: list[int], index: int) -> list[int]:
+    """The blocks around `index` that appear again, side by side and in the same order, elsewhere.
 
-    Pairs of one-word blocks (repeated table headers, "63" / "85%") are not a slot.
+    Empty when no neighbour repeats with it; pairs of one-word blocks (repeated table headers,
+    "63" / "85%") are no run.
     """
+    best: list[int] = []
     for other, form in enumerate(forms):
         if other == index or form != forms[index]:
             continue
-        for step in (-1, 1):
-            here, there = index + step, other + step
-            if not (0 <= here < len(forms) and 0 <= there < len(forms)) or here == other:
-                continue
-            if forms[here] == forms[there] and words[index] + words[here] >= SLOT_MIN_WORDS:
-                return True
-    return False
+        start = index
+        while (
+            start > 0
+            and other - (index - start) > 0
+            and start - 1 != other
+            and forms[start - 1] == forms[other - (index - start) - 1]
+        ):
+            start -= 1
+        end = index
+        while (
+            end + 1 < len(forms)
+            and other + (end - index) + 1 < len(forms)
+            and end + 1 != other
+            and forms[end + 1] == forms[other + (end - index) + 1]
+        ):
+            end += 1
+        run = list(range(start, end + 1))
+        if len(run) >= 2 and sum(words[i] for i in run) >= SLOT_MIN_WORDS and len(run) > len(best):
+            best = run
+    return best
+
+
+def _looks_like_ad(
+    blocks: list[str],
+    words: list[int],
+    run: list[int],
+    fingerprints: list[str],
+    group: str | Sequence[str],
+    model: BoilerplateModel,
+    settings: CleanSettings,
+) -> bool:
+    """Whether a repeated run of blocks is an ad slot.
+
+    Either one of its blocks is a known ad, call to action or site line, or the run is a unit of
+    AD_UNIT_BLOCKS or more lines, none a sentence, set apart from the text around it (prose or
+    nothing on both sides: a brand, a slogan, a button inserted between paragraphs). Short lines
+    repeating among other short lines are a list-like story's structure instead.
+    """
+    if len(run) >= AD_UNIT_BLOCKS and not any(STATEMENT_END.search(blocks[i]) for i in run):
+        around = [i for i in (run[0] - 1, run[-1] + 1) if 0 <= i < len(blocks)]
+        if all(_is_prose(blocks[i], words[i]) or words[i] > LIST_RUN_MAX_WORDS for i in around):
+            return True
+    return any(
+        boilerplate_reason(blocks[i]) is not None or model.is_boilerplate(group, fingerprints[i], settings) for i in run
+    )
+
+
+def _is_prose(block: str, words: int) -> bool:
+    return words >= PULL_QUOTE_MIN_WORDS and bool(SENTENCE_END.search(block))
 
 
 def _mark_pull_quotes(blocks: list[str], words: list[int], reasons: list[str | None]) -> None:
@@ -538,18 +664,24 @@ def _mark_comments(blocks: list[str], words: list[int], reasons: list[str | None
 # --- titles --------------------------------------------------------------------------------
 
 SECOND_LEVEL_SUFFIXES = frozenset({"co", "com", "org", "net", "gov", "ac", "edu", "ne", "or"})  # bbc.co.uk, abc.net.au
+SITE_PREFIX_MIN_CHARS = 4
 TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:•·»]\s+")
 
 
 def clean_title(title: str, site_name: str | None, url: str | None = None) -> str:
-    """The headline without a leading or trailing " | Site Name" part naming the site (its name or host)."""
+    """The headline without the parts naming the site: " | Site Name | Section…" after it, or "Site: " before it."""
     sites = _site_forms(site_name, url)
     parts = TITLE_SEPARATORS.split(title)
     if len(parts) < 2 or not sites:
         return title
     separators = TITLE_SEPARATORS.findall(title)
-    if _names_site(parts[-1], sites):
-        return title[: len(title) - len(parts[-1]) - len(separators[-1])].strip() or title
+    # The first part (after the headline) that names the site starts the site's suffix: it and
+    # everything after it go ("Headline - WSVN 7News | Miami News, Weather | Fort Lauderdale").
+    for index in range(1, len(parts)):
+        if _names_site(parts[index], sites):
+            cut = sum(len(part) + len(separator) for part, separator in zip(parts[:index], separators))
+            kept = title[: cut - len(separators[index - 1])].strip()
+            return kept or title
     if _names_site(parts[0], sites):
         return title[len(parts[0]) + len(separators[0]) :].strip() or title
     return title
@@ -572,7 +704,12 @@ def _site_forms(site_name: str | None, url: str | None) -> set[str]:
 
 def _names_site(part: str, sites: set[str]) -> bool:
     form = comparison_form(part).replace(" ", "")
-    return bool(form) and (form in sites or form.removeprefix("the") in sites or form.removesuffix("com") in sites)
+    if not form:
+        return False
+    if form in sites or form.removeprefix("the") in sites or form.removesuffix("com") in sites:
+        return True
+    # "WSVN 7News" for wsvn.com: a part starting with the site's name (long enough to be one)
+    return any(len(site) >= SITE_PREFIX_MIN_CHARS and form.startswith(site) for site in sites)
 
 
 # --- the cleaning step of a batch ------------------------------------------------------------
@@ -620,6 +757,11 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
                 )
             )
             continue
+        if too_short_for_an_article(cleaned, settings):
+            detail = f"{word_count(cleaned.body)} words left: a caption or teaser, not an article"
+            detail = f"{article.source.record}: {detail}" if article.source.record else detail
+            problems.append(Quarantine(path, NO_ARTICLE, detail))
+            continue
         articles.append(cleaned)
         kept_files.setdefault(path, []).append(cleaned)
     read: dict[str, FileRead] = {}
@@ -630,9 +772,22 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
                 file_read, groups=tuple(sorted(groups[path])), block_fingerprints=tuple(sorted(blocks[path]))
             )
         else:
-            quarantined.append(Quarantine(path, NO_TEXT, "only boilerplate"))
+            reasons = [p for p in problems if p.path == path and p.reason == NO_ARTICLE]
+            quarantined.append(reasons[0] if reasons else Quarantine(path, NO_TEXT, "only boilerplate"))
     problems = [p for p in problems if p.path in read]  # a quarantined file is one record, not many
     return CleanedBatch(extracted.files, read, tuple(articles), tuple(quarantined), tuple(problems), extracted.failed)
+
+
+WEB_FORMATS = ("html", "warc")
+
+
+def too_short_for_an_article(article: CleanArticle, settings: CleanSettings) -> bool:
+    """Whether a web page's cleaned text is too short to be its article (a photo caption, a teaser).
+
+    Only pages: a text or JSON file holds what its author meant as the article, however short.
+    """
+    is_page = any(kind in article.source.format for kind in WEB_FORMATS)
+    return is_page and word_count(article.body) < settings.min_article_words
 
 
 @task(name="clean", cache_policy=NONE)

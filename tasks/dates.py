@@ -91,7 +91,7 @@ def parse_dateline(line: str) -> tuple[str, str] | None:
         day_value = date(int(year), month, int(day))
     except ValueError:
         return None
-    if not 1900 <= day_value.year <= 2100:
+    if not plausible_day(day_value):
         return None
     label = " ".join((groups["label"] or "").lower().split())
     return label, _with_time(day_value, groups)
@@ -121,19 +121,34 @@ def _with_time(day_value: date, groups: dict[str, str | None]) -> str:
 
 
 def normalize_date(value: Any) -> str | None:
-    """ISO date or datetime of a metadata value (ISO string, RFC 2822, epoch seconds or ms, a dateline), or None."""
+    """ISO date or datetime of a metadata value, or None when it is no plausible publication date.
+
+    Read: ISO strings, RFC 2822, a dateline, eight digits as YYYYMMDD (`20230105`, also as a
+    number: it is no epoch second of 1970), other numbers as epoch seconds or milliseconds.
+    """
+    found = _metadata_date(value)
+    return found if found and plausible_day(date.fromisoformat(found[:10])) else None
+
+
+def _metadata_date(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, int) and COMPACT_DAY.match(str(value)):
+        return compact_day(str(value))
     if isinstance(value, (int, float)):
+        if value <= 0:  # an epoch zero (or before): a placeholder
+            return None
         seconds = value / 1000 if value > 1e11 else value
         try:
             moment = datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if 1900 <= moment.year <= 2100 else None
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if COMPACT_DAY.match(text):
+        return compact_day(text)
     if re.match(r"^\d{4}-\d{2}-\d{2}", text):
         try:
             moment = datetime.fromisoformat(text.replace("z", "Z").replace(" ", "T", 1))
@@ -157,6 +172,65 @@ def normalize_date(value: Any) -> str | None:
         return moment.isoformat(timespec="seconds")
     parsed = parse_dateline(text)
     return parsed[1] if parsed else None
+
+
+def compact_day(digits: str) -> str | None:
+    """The ISO day of an eight-digit YYYYMMDD value, or None when it is no calendar day."""
+    match = COMPACT_DAY.match(digits)
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+    except ValueError:
+        return None
+
+
+# --- the one stored form of a publication date ----------------------------------------------
+
+# Whatever its source (HTML metadata, JSON, a dateline, a file's mtime), a publication date
+# outside this window is a placeholder (0001-01-01, 9999-12-31, an epoch zero), never a date.
+EARLIEST_PLAUSIBLE = date(1900, 1, 1)
+DATETIME, DAY = "datetime", "day"  # published_at_precision: an instant, or only its day
+COMPACT_DAY = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+ISO_DAY_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+
+def plausible_day(day: date, now: datetime | None = None) -> bool:
+    """Whether a day can be a publication date: from 1900 to one day after `now` (default: this moment)."""
+    latest = (now or datetime.now(UTC)).astimezone(UTC).date() + timedelta(days=1)
+    return EARLIEST_PLAUSIBLE <= day <= latest
+
+
+def canonical_date(value: str | None, now: datetime | None = None) -> tuple[str, str] | None:
+    """(value, precision) in the one stored form, or None when it is no plausible date.
+
+    A time with its zone (an instant) becomes a UTC datetime "YYYY-MM-DDTHH:MM:SSZ" (precision
+    "datetime"); a date, or a time without a zone (a local clock time, no instant), its day ("day").
+    """
+    if not value:
+        return None
+    text = value.strip()
+    match = ISO_DAY_START.match(text)
+    if not match:
+        return None
+    try:
+        day = date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+    if not plausible_day(day, now):
+        return None
+    if len(text) == 10:
+        return day.isoformat(), DAY
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return day.isoformat(), DAY
+    if moment.utcoffset() is None:
+        return day.isoformat(), DAY
+    instant = moment.astimezone(UTC)
+    if not plausible_day(instant.date(), now):
+        return None
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ"), DATETIME
 
 
 # --- ISO values and plausibility ----------------------------------------------------------
@@ -258,16 +332,29 @@ class DateResolver:
         self.parser.get_date_data("1 January 2000")
         return self
 
-    def resolve(self, text: str, base: date | None) -> str | None:
+    def resolve(self, text: str, base: date | None, tense: str | None = None) -> str | None:
         """ISO date the mention resolves to (relative ones against `base`), or None when vague."""
+        resolved = self.resolve_mention(text, base, tense)
+        return resolved[0] if resolved else None
+
+    def resolve_mention(self, text: str, base: date | None, tense: str | None = None) -> tuple[str, str] | None:
+        """(first day, granularity) of what the mention names, or None when vague.
+
+        Granularity is "day", "week", "month" or "year": "later this year" is the year, not its
+        1 January. `tense` ("future" or "past", see `clause_tense`) places a bare weekday:
+        "Tuesday's debate" in a Monday story is the coming Tuesday when the clause is future.
+        """
         phrase = _date_phrase(text)
         if not phrase or VAGUE.search(phrase) or (VAGUE_UNITS.search(phrase) and not phrase.endswith(" ago")):
             return None
         if _is_relative(phrase):
-            return _resolve_relative(phrase, base).isoformat() if base else None
+            if base is None:
+                return None
+            day, granularity = _resolve_relative(phrase, base, tense)
+            return day.isoformat(), granularity
         return self._resolve_absolute(phrase, base)
 
-    def _resolve_absolute(self, phrase: str, base: date | None) -> str | None:
+    def _resolve_absolute(self, phrase: str, base: date | None) -> tuple[str, str] | None:
         """A calendar date named by the phrase; a missing year is the one that puts it nearest `base`."""
         if phrase not in self._cache:
             if len(self._cache) >= self.max_cache:
@@ -281,7 +368,7 @@ class DateResolver:
             if base is None:
                 return None
             day = _nearest_year(day, base, granularity)
-        return day.isoformat() if day else None
+        return (day.isoformat(), granularity) if day else None
 
     def _parse_with_dateparser(self, phrase: str) -> tuple[date, str, bool] | None:
         """dateparser's reading of an absolute phrase that names a month or a numeric date."""
@@ -314,30 +401,67 @@ def _is_relative(phrase: str) -> bool:
     return bool(phrase in DAYS_FROM_PUBLICATION or WEEKDAY.match(phrase) or PERIOD.match(phrase) or AGO.match(phrase))
 
 
-def _resolve_relative(phrase: str, base: date) -> date:
-    """The first day of what a relative phrase names, counted from `base`."""
+def _resolve_relative(phrase: str, base: date, tense: str | None = None) -> tuple[date, str]:
+    """The first day of what a relative phrase names, counted from `base`, and its granularity."""
     if phrase in DAYS_FROM_PUBLICATION:
-        return base + timedelta(days=DAYS_FROM_PUBLICATION[phrase])
+        return base + timedelta(days=DAYS_FROM_PUBLICATION[phrase]), "day"
     if match := WEEKDAY.match(phrase):
-        return _weekday_near(base, WEEKDAYS.index(match["weekday"]), match["which"])
+        return _weekday_near(base, WEEKDAYS.index(match["weekday"]), match["which"], tense), "day"
     if match := PERIOD.match(phrase):
-        return _period_start(base, match["unit"], {"last": -1, "next": 1}.get(match["which"], 0))
+        step = {"last": -1, "next": 1}.get(match["which"], 0)
+        return _period_start(base, match["unit"], step), match["unit"]
     match = AGO.match(phrase)
     number = int(match["number"]) if match["number"].isdigit() else NUMBER_WORDS[match["number"]]
     if match["unit"] in ("day", "week"):
-        return base - timedelta(days=number * (7 if match["unit"] == "week" else 1))
-    return _period_start(base, match["unit"], -number)
+        return base - timedelta(days=number * (7 if match["unit"] == "week" else 1)), "day"
+    return _period_start(base, match["unit"], -number), match["unit"]
 
 
-def _weekday_near(base: date, weekday: int, which: str | None) -> date:
-    """A bare weekday in news is the latest one on or before publication; "next" the first after it."""
+def _weekday_near(base: date, weekday: int, which: str | None, tense: str | None = None) -> date:
+    """A bare weekday in news is the latest one on or before publication, unless the clause is future.
+
+    "next"/"coming" (or a bare weekday in a future clause) is the first one after publication
+    (the same day for a future clause naming the day of publication).
+    """
     if which in ("next", "this coming", "coming"):
         return base + timedelta(days=(weekday - base.weekday() - 1) % 7 + 1)
     if which in ("last", "this past", "past"):
         return base - timedelta(days=(base.weekday() - weekday - 1) % 7 + 1)
     if which == "this":
         return base + timedelta(days=weekday - base.weekday())
+    if tense == "future":
+        return base + timedelta(days=(weekday - base.weekday()) % 7)
     return base - timedelta(days=(base.weekday() - weekday) % 7)
+
+
+# The tense of the clause around a bare weekday: the tense marker nearest the mention wins.
+FUTURE_MARKERS = re.compile(
+    r"\b(?:will|won't|shall|'ll|going to|(?:is|are|was|were) (?:set|due|scheduled|expected|slated|poised) to|"
+    r"(?:scheduled|planned|slated|set) for|(?:is|are) to|plans? to|intends? to|upcoming|ahead of|coming)\b",
+    re.IGNORECASE,
+)
+PAST_MARKERS = re.compile(
+    r"\b(?:said|says|told|was|were|had|did|held|met|took|came|went|gave|made|won|lost|left|began|saw|"
+    r"announced|reported|ago|last|earlier|(?!(?:scheduled|expected|planned)\b)[a-z]{3,}ed)\b",
+    re.IGNORECASE,
+)
+SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\n")
+
+
+def clause_tense(text: str, start: int, end: int) -> str | None:
+    """ "future" or "past" by the tense marker nearest the span text[start:end] in its sentence, else None."""
+    left = max((match.end() for match in SENTENCE_BREAK.finditer(text, 0, start)), default=0)
+    following = SENTENCE_BREAK.search(text, end)
+    right = following.start() if following else len(text)
+    best: tuple[int, str] | None = None
+    for pattern, tense in ((FUTURE_MARKERS, "future"), (PAST_MARKERS, "past")):
+        for match in pattern.finditer(text, left, right):
+            if match.end() > start and match.start() < end:
+                continue  # inside the mention itself ("last Tuesday")
+            distance = start - match.end() if match.end() <= start else match.start() - end
+            if best is None or distance < best[0]:
+                best = (distance, tense)
+    return best[1] if best else None
 
 
 def _period_start(base: date, unit: str, step: int) -> date:

@@ -18,7 +18,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.clean import normalized_blocks
-from newsetl.tasks.dates import DateResolver
+from newsetl.tasks.dates import DateResolver, clause_tense
 from newsetl.tasks.entities import ENTITY_LABELS, NAME_GROUPS, canonical_entities
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
@@ -30,7 +30,7 @@ from newsetl.tasks.ner_models import (
     model_package,
     serve_ner_worker,
 )
-from newsetl.tasks.pubdate import FILE_MTIME, resolve_publication_date
+from newsetl.tasks.pubdate import FILE_MTIME, publication_date
 from newsetl.tasks.records import (
     DUPLICATE,
     WRITTEN,
@@ -124,7 +124,6 @@ class NerWorkerPool:
         self._tasks.cancel_join_thread()
         self._tasks.close()
         self._results.close()
-
 
 
 # --- the model holder -------------------------------------------------------------------
@@ -237,8 +236,10 @@ def enrich_with_spans(
     max_chars: int,
 ) -> Enrichment:
     """An article's enrichment from the entity spans of its NER texts (see ner_texts)."""
-    published_at, published_at_source = resolve_publication_date(article)
-    enrichment = Enrichment(language, published_at=published_at, published_at_source=published_at_source)
+    published_at, published_at_source, precision = publication_date(article)
+    enrichment = Enrichment(
+        language, published_at=published_at, published_at_source=published_at_source, published_at_precision=precision
+    )
     if language != reader.language:
         # Not read by a model of another language: no entities, and no dates, which come from NER.
         return replace(enrichment, ner_applied=False)
@@ -250,11 +251,12 @@ def enrich_with_spans(
                 names.append((label, text[start:end]))
             elif label == "DATE" and offset >= 0:
                 date_spans.append((text[start:end], offset + start, offset + end))
-    base = _relative_base(published_at, published_at_source)
+    # Relative mentions count from the day the article states (its own calendar, not UTC's).
+    base = _relative_base(article.published_at if published_at_source != FILE_MTIME else None, published_at_source)
     mentions = tuple(
-        DateMention(article.body[start:end], resolved, start, end)
+        DateMention(article.body[start:end], resolved[0], start, end, resolved[1])
         for text, start, end in date_spans
-        if (resolved := reader.date_resolver.resolve(text, base))
+        if (resolved := reader.date_resolver.resolve_mention(text, base, clause_tense(article.body, start, end)))
     )
     return _with_entities(replace(enrichment, dates_mentioned=mentions), names)
 

@@ -10,7 +10,7 @@ import lxml.html
 from htmldate import find_date
 from lxml.etree import ParserError
 
-from newsetl.tasks.dates import normalise_iso, plausible
+from newsetl.tasks.dates import canonical_date, normalise_iso, plausible
 from newsetl.tasks.records import CleanArticle
 
 # Meta names/properties whose meaning is "first published"; generic ones ("date",
@@ -45,6 +45,16 @@ JSON_LD_DATE_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 
 def publication_date_from_html(html: str, url: str | None = None) -> str | None:
     """ISO date (or datetime when the page states one) the page was first published, or None."""
+    found = publication_date_and_source(html, url)
+    return found[0] if found else None
+
+
+HTML_META = "html_meta"  # publication metadata, time elements, the URL: what the page states as its date
+HTML_TEXT = "html_text"  # a date found in the page's text (htmldate's extensive search): weaker evidence
+
+
+def publication_date_and_source(html: str, url: str | None = None) -> tuple[str, str] | None:
+    """(ISO date or datetime, html_meta or html_text) of the page's first publication, or None."""
     try:
         # NOTE: lxml refuses str input that carries an XML encoding declaration.
         tree = lxml.html.fromstring(XML_DECLARATION.sub("", html, count=1))
@@ -58,18 +68,18 @@ def publication_date_from_html(html: str, url: str | None = None) -> str | None:
     days = {value[:10] for value in stated}
     url_day = url_date(url)
     if len(days) == 1 and (url_day is None or url_day in days):
-        return max(stated, key=len)
+        return max(stated, key=len), HTML_META
 
     # NOTE: htmldate's extensive search also scans free text, which picks up "today" in page
     # headers and dates of related links; its markup-only search is right more often when
-    # it finds anything, so the text search is only the fallback.
-    for extensive in (False, True):
+    # it finds anything, so the text search is only the fallback, and labelled as such.
+    for extensive, source in ((False, HTML_META), (True, HTML_TEXT)):
         try:
             found = find_date(tree, extensive_search=extensive, original_date=True, url=url)
         except (ValueError, TypeError):  # third-party parsing of arbitrary pages: a miss, not a crash
             found = None
-        if found:
-            return found
+        if found and plausible(found, latest):
+            return found, source
     return None
 
 
@@ -134,9 +144,19 @@ FILE_MTIME = "file_mtime"
 
 
 def resolve_publication_date(article: CleanArticle) -> tuple[str | None, str | None]:
-    """The article's stated publication date and its source; the file's mtime only as a last resort."""
-    if article.published_at:
-        return article.published_at, article.published_at_source
-    if article.source.modified:
-        return article.source.modified, FILE_MTIME
-    return None, None
+    """The article's publication date in its stored form (see `publication_date`) and its source."""
+    value, source, _ = publication_date(article)
+    return value, source
+
+
+def publication_date(article: CleanArticle) -> tuple[str | None, str | None, str | None]:
+    """(value, source, precision) of the date the article was published, in the one stored form.
+
+    The stated date when it is plausible (tasks/dates.canonical_date: UTC datetime or day), else
+    the file's mtime as a last resort, labelled so; (None, None, None) when neither is plausible.
+    """
+    for value, source in ((article.published_at, article.published_at_source), (article.source.modified, FILE_MTIME)):
+        canonical = canonical_date(value)
+        if canonical:
+            return canonical[0], source, canonical[1]
+    return None, None, None

@@ -13,6 +13,7 @@ BINARY = "binary"
 DECODE_ERROR = "decode_error"
 TOO_LARGE = "too_large"
 NO_TEXT = "no_text"
+NO_ARTICLE = "no_article"  # a web page whose text is only a caption or a teaser
 UNREADABLE = "unreadable"
 BAD_GZIP = "bad_gzip"
 BAD_JSON = "bad_json"
@@ -110,9 +111,10 @@ class CleanArticle:
 @dataclass(frozen=True, slots=True)
 class DateMention:
     text: str
-    date: str  # ISO date
+    date: str  # ISO date: the first day of what the mention names
     start: int  # character offsets in body
     end: int
+    granularity: str = "day"  # day, week, month or year: "later this year" names a year, not 1 January
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +135,10 @@ class Enrichment:
     other_entities: tuple[str, ...] = ()
     entities: tuple[EntityCount, ...] = ()
     dates_mentioned: tuple[DateMention, ...] = ()
-    published_at: str | None = None
+    published_at: str | None = None  # the one stored form: a UTC datetime (…Z) or a date (tasks/dates.canonical_date)
     published_at_source: str | None = None
     ner_applied: bool = True
+    published_at_precision: str | None = None  # "datetime" or "day"
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 from pathlib import Path
 
@@ -338,3 +339,135 @@ def test_clean_article_fields_and_title_without_site_suffix() -> None:
 )
 def test_clean_title(title: str, site_name: str | None, url: str | None, expected: str) -> None:
     assert clean_title(title, site_name, url) == expected
+
+
+# --- issue 15: repetition in list-like stories, copies, editor's notes -----------------------
+
+
+def test_short_lines_repeated_in_a_list_like_story_stay() -> None:
+    paragraphs = ["A coach's plan for the week before a first race sets out what to eat at each meal."]
+    for day, (first, second) in enumerate(
+        (("Porridge with banana", "Chicken and rice"), ("Eggs on toast", "Bean soup"))
+    ):
+        paragraphs += [
+            f"Day {day + 1}",
+            "Breakfast",
+            first,
+            "Eat every 2-3 hours",
+            "Lunch",
+            second,
+            "Eat every 2-3 hours",
+        ]
+    paragraphs.append("Check with a doctor before changing what you eat, the coach said.")
+    cleaned = strip_boilerplate(article("Race week meals", paragraphs), EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None
+    assert list(cleaned.paragraphs) == paragraphs  # every repeated line kept, once per place
+
+
+def test_repeated_unit_with_a_call_to_action_goes_everywhere_even_between_short_lines() -> None:
+    slot = ["Brightmart", "Weekly deals on fresh produce", "Shop now"]
+    paragraphs = ["Opening times", *slot, "Monday 9-5", "Tuesday 9-5", *slot, "Closed on Sundays."]
+    cleaned = strip_boilerplate(article("Market hours", paragraphs), EMPTY_MODEL, SETTINGS)
+    assert cleaned is not None
+    assert not set(slot) & set(cleaned.paragraphs)
+    assert "Monday 9-5" in cleaned.paragraphs and "Opening times" in cleaned.paragraphs
+
+
+VOCABULARY = (
+    "harbour council ferry school rent bridge bus park market river tide storm library museum bakery festival "
+    "station road clinic garden farm orchard quay pier lighthouse village valley hill forest meadow lake island "
+    "mayor teacher nurse driver fisher baker farmer student resident trader builder painter sailor doctor "
+    "said agreed planned opened closed built moved asked voted raised cut paid found lost wrote read carried "
+    "early late quiet busy cold warm wet dry small large old new long short bright dark green grey slow fast"
+).split()
+
+
+def _story(number: int, topic: str) -> list[str]:
+    """Three long paragraphs of made-up words, different for every story number."""
+    rng = random.Random(number)
+    return [" ".join([topic, *rng.choices(VOCABULARY, k=34)]) + "." for _ in range(3)]
+
+
+def test_boilerplate_follows_a_syndicated_copy_into_another_folder() -> None:
+    pitch = "Journalism like this takes time and money. Readers like you keep the Northern Beacon going."
+    topics = ("ferries", "schools", "rents", "bridges", "buses", "parks")
+    site = [
+        article(f"Beacon {n}", [*_story(n, topic), pitch], group="folder:beacon", path=f"beacon/{n}.txt")
+        for n, topic in enumerate(topics)
+    ]
+    copy = article("Beacon 2, syndicated", [*_story(2, "rents")[:2], pitch], group="folder:wire", path="wire/2.txt")
+    own = [
+        article(f"Wire {n}", _story(10 + n, "markets"), group="folder:wire", path=f"wire/own{n}.txt") for n in range(4)
+    ]
+    model = learn_boilerplate([*site, copy, *own], SETTINGS)
+    cleaned = strip_boilerplate(copy, model, SETTINGS)
+    assert cleaned is not None
+    assert pitch not in cleaned.paragraphs
+    assert list(cleaned.paragraphs) == _story(2, "rents")[:2]
+    alone = strip_boilerplate(copy, learn_boilerplate([copy, *own], SETTINGS), SETTINGS)
+    assert alone is not None and pitch in alone.paragraphs  # without the site's folder nothing says it is boilerplate
+
+
+def test_an_editors_note_in_many_edited_copies_of_one_story_stays() -> None:
+    note = "Editor's note: This story has been updated to include comments from the harbour authority."
+    base = _story(1, "the new quay")
+    versions = []
+    for version in range(8):
+        edited = [p.replace("today", ["now", "again", "still", "later"][version % 4]) + f" ({version})" for p in base]
+        versions.append(article(f"Quay v{version}", [*edited, note], path=f"v{version}.txt"))
+    others = [article(f"Other {n}", _story(20 + n, "something else"), path=f"o{n}.txt") for n in range(6)]
+    model = learn_boilerplate([*versions, *others], SETTINGS)
+    for version in versions:
+        cleaned = strip_boilerplate(version, model, SETTINGS)
+        assert cleaned is not None and cleaned.paragraphs[-1] == note
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Get The Lakeside Tribune's Daily Edition by email and never miss our top stories",
+        "Simply pop your email into the box and we'll do the rest.",
+        "Make a tax-deductible donation today.",
+        "Subscribe to continue reading this story.",
+    ],
+)
+def test_subscription_pitches_and_newsletter_boxes_are_boilerplate(line: str) -> None:
+    assert boilerplate_reason(line) == "cta"
+
+
+def test_never_miss_in_a_sentence_of_the_story_is_not_a_pitch() -> None:
+    assert boilerplate_reason("He said he would never miss a home game, even in the rain.") is None
+
+
+def test_site_suffix_chain_is_cut_at_the_part_naming_the_site() -> None:
+    title = "Driver killed in crash on the causeway - WSVN 7News | Miami News, Weather, Sports | Fort Lauderdale"
+    assert clean_title(title, None, "https://wsvn.com/news/local/crash/") == "Driver killed in crash on the causeway"
+
+
+def test_a_web_page_holding_only_a_caption_is_quarantined_no_article(tmp_path: Path) -> None:
+    from newsetl.config.settings import load_settings
+    from newsetl.tasks.clean import clean_batch
+    from newsetl.tasks.discover import discover_files
+    from newsetl.tasks.extract import extract_batch
+    from newsetl.tasks.records import NO_ARTICLE
+    from newsetl.tasks.store import MemoryStore
+
+    caption = "A man walks past a mural in the old harbour district on Tuesday afternoon. Photo: Staff photographer"
+    story = " ".join(f"Sentence {n} of the council's long report on the harbour and its ferries." for n in range(8))
+    (tmp_path / "caption.html").write_text(
+        f"<html><head><title>Mural | The Courier</title></head><body><main><figure><img src='m.jpg'></figure>"
+        f"<p>{caption}</p></main></body></html>",
+        encoding="utf-8",
+    )
+    (tmp_path / "story.html").write_text(
+        f"<html><body><article><p>{story}</p></article></body></html>", encoding="utf-8"
+    )
+    (tmp_path / "note.txt").write_text(
+        "Short note\n\nThe ferry runs again from Monday, the harbour board said.\n", encoding="utf-8"
+    )
+    settings = load_settings()
+    batch = extract_batch(discover_files([str(tmp_path)], settings.discover).files, settings.extract)
+    cleaned = clean_batch(batch, MemoryStore(), settings.clean)
+    reasons = {Path(q.path).name: q.reason for q in cleaned.quarantined}
+    assert reasons == {"caption.html": NO_ARTICLE}
+    assert {Path(a.source.path).name for a in cleaned.articles} == {"story.html", "note.txt"}  # a short text file stays

@@ -18,7 +18,7 @@ from newsetl.tasks.entities import canonical_entities, clean_entity_text
 from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
 from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner
-from newsetl.tasks.pubdate import FILE_MTIME, resolve_publication_date
+from newsetl.tasks.pubdate import FILE_MTIME, publication_date, resolve_publication_date
 from newsetl.tasks.records import CleanArticle, EntityCount, SourceRef
 from newsetl.tasks.store import MemoryStore
 
@@ -257,13 +257,43 @@ def test_a_text_too_short_to_tell_keeps_its_declared_language_else_the_models(mo
 # --- publication date -----------------------------------------------------------------------
 
 
-def test_publication_date_from_extraction_is_kept():
+def test_publication_date_from_extraction_is_kept_in_the_one_stored_form():
     article = make_article("T", "Body text.", "2023-09-14T08:30:00+09:00", "html_meta")
-    assert resolve_publication_date(article) == ("2023-09-14T08:30:00+09:00", "html_meta")
+    assert publication_date(article) == ("2023-09-13T23:30:00Z", "html_meta", "datetime")
+    local = make_article("T", "Body text.", "2023-09-14T08:30:00", "text")  # a clock time without a zone: no instant
+    assert publication_date(local) == ("2023-09-14", "text", "day")
+    assert resolve_publication_date(make_article("T", "Body text.", "2023-09-14", "json")) == ("2023-09-14", "json")
 
 
 def test_file_mtime_is_the_last_resort_and_marked_as_such():
-    assert resolve_publication_date(make_article("T", "Body text.")) == (MTIME, FILE_MTIME)
+    assert publication_date(make_article("T", "Body text.")) == ("2024-05-01T08:00:00Z", FILE_MTIME, "datetime")
+
+
+@pytest.mark.parametrize("stated", ["9999-12-31", "0001-01-01", "1899-12-31", "2999-01-01T00:00:00Z"])
+def test_an_implausible_stated_date_is_never_the_publication_date(stated):
+    # the mtime takes over, labelled as what it is
+    assert publication_date(make_article("T", "Body text.", stated, "json")) == (
+        "2024-05-01T08:00:00Z",
+        FILE_MTIME,
+        "datetime",
+    )
+
+
+def test_mentions_keep_their_granularity_and_a_future_weekday_is_the_coming_one(model, settings):
+    monday = "2023-09-11"
+    body = (
+        "Candidates will face off in Tuesday's debate in the capital.\n\n"
+        "The mayor said on Tuesday that the budget would grow later this year.\n\n"
+        "Rents rose last month."
+    )
+    mentions = enrich_articles([make_article("Debate", body, monday, "json")], model, settings)[0].dates_mentioned
+    by_text = {(mention.text, mention.start): (mention.date, mention.granularity) for mention in mentions}
+    future = next(value for (text, start), value in by_text.items() if text.startswith("Tuesday") and start < 60)
+    assert future == ("2023-09-12", "day")
+    past = next(value for (text, start), value in by_text.items() if "Tuesday" in text and start > 60)
+    assert past == ("2023-09-05", "day")
+    assert ("2023-01-01", "year") in by_text.values()  # "later this year": the year, not a day
+    assert ("2023-08-01", "month") in by_text.values()
 
 
 # --- model loading ------------------------------------------------------------------------

@@ -281,6 +281,13 @@ def test_json_lines_named_json_are_read_as_lines(tmp_path: Path) -> None:
         (1694685600000, "2023-09-14T10:00:00Z"),  # milliseconds
         ("14 September 2023", "2023-09-14"),
         ("2023-13-45", None),
+        (20230105, "2023-01-05"),  # eight digits are YYYYMMDD, not epoch seconds of 1970
+        ("20230105", "2023-01-05"),
+        (20231345, None),  # eight digits but no calendar day: rejected, not read as seconds
+        ("9999-12-31", None),  # outside 1900 .. tomorrow: a placeholder, never a publication date
+        ("0001-01-01", None),
+        (0, None),
+        ("Published 9 October 1850", None),
         ("soon", None),
         (True, None),
         ({"nested": 1}, None),
@@ -594,3 +601,13 @@ def test_datelines_in_english_german_french_and_spanish(line: str, expected: str
 
 def test_a_sentence_that_starts_with_a_month_is_not_a_dateline() -> None:
     assert parse_dateline("Mai 2024 war ein guter Monat für den Hafen") is None
+
+
+def test_json_dates_outside_the_window_are_dropped_and_compact_days_read(tmp_path: Path) -> None:
+    records = [
+        {"title": "Far future", "date": "9999-12-31", "text": STORY},
+        {"title": "Compact", "date": 20230105, "text": STORY},
+    ]
+    far, compact = articles_of(extract_file(write(tmp_path, "dated.json", json.dumps(records).encode()), SETTINGS))
+    assert (far.published_at, far.published_at_source) == (None, None)
+    assert (compact.published_at, compact.published_at_source) == ("2023-01-05", "json")

@@ -144,3 +144,78 @@ def test_declared_language(html: str, expected: str | None) -> None:
     tree = parse_html(html, 400)
     assert tree is not None
     assert declared_language(tree) == expected
+
+
+# --- issue 15: the headline from the best evidence, standfirsts, drop caps ---------------------
+
+BODY = "".join(
+    f"<p>{sentence} The harbour board met on the quay and agreed the plan after a long debate with residents.</p>"
+    for sentence in ("First of all, the ferry will run again.", "Then the pier reopens.", "Finally the fees change.")
+)
+
+
+def page(head: str, before_body: str = "", body: str = BODY) -> str:
+    return (
+        f"<html><head>{head}</head><body><nav><a href='/'>Home</a></nav><main><article>"
+        f"{before_body}<div class='story-body'>{body}</div></article></main></body></html>"
+    )
+
+
+def test_title_is_the_heading_that_the_title_element_names_without_site_or_kicker() -> None:
+    html = page(
+        "<title>Harbour news: Ferry returns to the north pier - The Coast Courier</title>",
+        "<h1>Ferry returns to the north pier</h1>",
+    )
+    article = extract_html(html, SOURCE, "folder:pages", SETTINGS, url="https://coastcourier.example/ferry")
+    assert article is not None and article.title == "Ferry returns to the north pier"
+
+
+def test_a_generic_page_name_in_the_metadata_loses_to_the_pages_heading() -> None:
+    html = page(
+        "<title>About Us - Shorewatch</title><meta property='og:title' content='About Us - Shorewatch'>",
+        "<h1>The strategic think tank for coastal towns</h1>",
+    )
+    article = extract_html(html, SOURCE, "folder:pages", SETTINGS, url="https://shorewatch.example/about")
+    assert article is not None and article.title == "The strategic think tank for coastal towns"
+
+
+def test_a_site_heading_is_not_the_headline() -> None:
+    html = page(
+        "<title>Ferry returns to the north pier | Pier Diaries</title>"
+        "<meta property='og:title' content='Ferry returns to the north pier'>",
+        "<h1>Pier Diaries</h1>",
+    )
+    article = extract_html(html, SOURCE, "folder:pages", SETTINGS, url="https://pierdiaries.example/2024/ferry")
+    assert article is not None and article.title == "Ferry returns to the north pier"
+
+
+def test_headline_is_not_repeated_as_the_first_paragraph() -> None:
+    html = page(
+        "<title>Ferry returns to the north pier - The Coast Courier</title>", "<h1>Ferry returns to the north pier</h1>"
+    )
+    article = extract_html(html, SOURCE, "folder:pages", SETTINGS, url="https://coastcourier.example/ferry")
+    assert article is not None
+    cleaned = strip_boilerplate(article, BoilerplateModel(), CleanSettings())
+    assert cleaned is not None and not cleaned.body.startswith("Ferry returns")
+
+
+def test_standfirst_between_headline_and_body_is_kept() -> None:
+    standfirst = "Passengers will be able to board from the north pier again from Monday, the harbour board said."
+    html = page("<title>Ferry returns</title>", f"<h1>Ferry returns</h1><div class='lead'><p>{standfirst}</p></div>")
+    article = extract_html(html, SOURCE, "folder:pages", SETTINGS)
+    assert article is not None and standfirst in article.paragraphs
+    assert article.paragraphs.index(standfirst) < article.paragraphs.index(
+        next(p for p in article.paragraphs if p.startswith("First of all"))
+    )
+
+
+def test_a_lost_drop_cap_is_joined_back() -> None:
+    body = (
+        "<div class='dropcap' aria-hidden='true'>T</div>"
+        "<p>urkey, Poland and three islands were added to the quarantine list, the ministry said on Thursday.</p>"
+        + BODY
+    )
+    article = extract_html(page("<title>Quarantine list</title>", body=body), SOURCE, "folder:pages", SETTINGS)
+    assert article is not None
+    assert not any(p.startswith("urkey") for p in article.paragraphs)
+    assert article.paragraphs[0].startswith("Turkey, Poland") and "T" not in article.paragraphs

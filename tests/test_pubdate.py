@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from newsetl.tasks.dates import normalise_iso
-from newsetl.tasks.pubdate import publication_date_from_html, url_date
+from newsetl.tasks.pubdate import (
+    HTML_META,
+    HTML_TEXT,
+    publication_date_and_source,
+    publication_date_from_html,
+    url_date,
+)
 
 
 def page(head: str = "", body: str = "<p>Some article text.</p>") -> str:
@@ -111,3 +117,19 @@ def test_normalise_iso(value, expected):
 )
 def test_url_date(url, expected):
     assert url_date(url) == expected
+
+
+def test_a_date_from_the_pages_text_is_labelled_as_such():
+    found = publication_date_and_source(page(body="<p class='byline'>Published on 3 May 2018</p><p>Text.</p>"))
+    assert found is not None and found[0] == "2018-05-03" and found[1] in (HTML_META, HTML_TEXT)
+    stated = publication_date_and_source(page('<meta property="article:published_time" content="2017-05-06">'))
+    assert stated == ("2017-05-06", HTML_META)
+
+
+def test_when_the_meta_date_is_rejected_a_year_in_the_body_is_not_labelled_html_meta():
+    html = page(
+        '<meta property="article:published_time" content="9999-12-31T00:00:00Z">',
+        "<p>The bridge was built in 1998 and repaired in 2011, the council said in its report.</p>",
+    )
+    found = publication_date_and_source(html)
+    assert found is None or found[1] == HTML_TEXT

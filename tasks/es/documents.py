@@ -45,8 +45,10 @@ def article_document(
         "site_name": article.site_name,
         "published_at": enrichment.published_at,
         "published_at_source": enrichment.published_at_source,
+        "published_at_precision": enrichment.published_at_precision,
         "dates_mentioned": [
-            {"text": m.text, "date": m.date, "start": m.start, "end": m.end} for m in enrichment.dates_mentioned
+            {"text": m.text, "date": m.date, "granularity": m.granularity, "start": m.start, "end": m.end}
+            for m in enrichment.dates_mentioned
         ],
         "persons": list(enrichment.persons),
         "organizations": list(enrichment.organizations),

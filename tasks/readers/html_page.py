@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html as html_entities
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -13,6 +15,9 @@ from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
 from newsetl.config.settings import ExtractSettings
+from newsetl.tasks.clean import TITLE_SEPARATORS, clean_title
+from newsetl.tasks.dates import normalize_date
+from newsetl.tasks.pubdate import HTML_TEXT, publication_date_and_source
 from newsetl.tasks.readers.html_depth import limit_html_depth
 from newsetl.tasks.records import ExtractedArticle, SourceRef
 from newsetl.tasks.text import comparison_form, normalize_text
@@ -67,25 +72,28 @@ def extract_html(
     blocks = body_blocks(document.body)
     elements = _match_page_elements(tree, blocks)
     _mark_link_blocks(blocks, elements)
-    missed = _missed_blocks(tree, blocks, elements)
+    missed = _missed_blocks(tree, blocks, elements) + _standfirst(tree, blocks, elements)
     if missed:
         blocks = _in_page_order(tree, blocks, elements, missed)
     paragraphs = tuple(text for text in (normalize_text(block.text) for block in _without_link_runs(blocks)) if text)
     if sum(len(p) for p in paragraphs) < settings.min_text_chars:
         return None
 
+    paragraphs = join_drop_caps(tree, paragraphs)
     page_url = url or document.url
-    published_at = _publication_date(html, page_url) or document.date
+    fallback_title = normalize_text(document.title) if document.title else None
+    title = best_title(tree, fallback_title, document.sitename, page_url, paragraphs[0])
+    published_at, published_at_source = _publication_date(html, page_url, document.date)
     return ExtractedArticle(
         source=source,
-        title=normalize_text(document.title) if document.title else None,
+        title=title,
         paragraphs=paragraphs,
         group=site_group(page_url or document.hostname, document.sitename, group),
         url=page_url,
         author=normalize_text(document.author) if document.author else None,
         site_name=normalize_text(document.sitename) if document.sitename else None,
         published_at=published_at,
-        published_at_source="html_meta" if published_at else None,
+        published_at_source=published_at_source,
         language=declared_language(tree),
     )
 
@@ -237,6 +245,76 @@ def _missed_blocks(
     return missed
 
 
+STANDFIRST_MIN_WORDS = 8
+STANDFIRST_MAX_WORDS = 120
+STANDFIRST_MAX_BLOCKS = 2
+STANDFIRST_TAGS = ("p", "div", "h2", "h3", "span", "strong")
+BLOCK_CHILDREN = ("p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "section", "article", "br")
+
+
+def _standfirst(
+    tree: HtmlElement, blocks: list[Block], elements: dict[str, etree._Element]
+) -> list[tuple[etree._Element, str]]:
+    # The standfirst (lead, teaser, intro) stands between the headline and the body, often
+    # outside the body's container, so trafilatura leaves it out: prose between the page's
+    # <h1> and the first extracted block is added back.
+    first = next((elements[form] for block in blocks if (form := comparison_form(block.text)) in elements), None)
+    if first is None:
+        return []
+    position = {element: index for index, element in enumerate(tree.iter())}
+    end = position.get(first, -1)
+    headings = [h for h in tree.iter("h1") if position.get(h, end) < end]
+    if not headings:
+        return []
+    start = position[headings[-1]]
+    extracted = {comparison_form(block.text) for block in blocks}
+    added: list[tuple[etree._Element, str]] = []
+    for element in tree.iter(*STANDFIRST_TAGS):
+        index = position.get(element, -1)
+        if not start < index < end or any(a.tag in STANDFIRST_SKIPPED for a in element.iterancestors()):
+            continue
+        marks = (f"{e.get('class') or ''} {e.get('id') or ''}" for e in _self_and_parents(element, 2))
+        if not any(LEAD_HINT.search(mark) for mark in marks):
+            continue  # only what the page marks as a lead, intro or summary: not bylines, pitches, scripts
+        taken = [e for e, _ in added]
+        nested = any(
+            child.tag in BLOCK_CHILDREN or child.tag in ("script", "style") for child in element.iterdescendants()
+        )
+        if nested or any(ancestor in taken for ancestor in element.iterancestors()):
+            continue
+        text = normalize_text(element.text_content())
+        words = len(text.split())
+        if not STANDFIRST_MIN_WORDS <= words <= STANDFIRST_MAX_WORDS or comparison_form(text) in extracted:
+            continue
+        if _html_link_density(element) > CONTINUATION_MAX_LINK_DENSITY or not SENTENCE_LIKE.search(text):
+            continue
+        added.append((element, text))
+        if len(added) >= STANDFIRST_MAX_BLOCKS:
+            break
+    return added
+
+
+STANDFIRST_SKIPPED = (SKIPPED_ANCESTORS - {"header"}) | {"script", "style", "template"}
+LEAD_HINT = re.compile(
+    r"lead|intro|standfirst|teaser|summary|\bdek\b|deck|excerpt|sub-?title|subhead|preface|abstract|chapo|"
+    r"chapeau|vorspann|__subt|description",
+    re.IGNORECASE,
+)
+
+
+def _self_and_parents(element: etree._Element, levels: int) -> list[etree._Element]:
+    found = [element]
+    for _ in range(levels):
+        parent = found[-1].getparent()
+        if parent is None:
+            break
+        found.append(parent)
+    return found
+
+
+SENTENCE_LIKE = re.compile(r"[.!?…\"”»。！？]\W*$")
+
+
 def _continuations(
     tree: HtmlElement, container: etree._Element, extracted: set[str]
 ) -> list[tuple[etree._Element, str]]:
@@ -319,6 +397,174 @@ def _in_page_order(
     return sorted(ordered, key=lambda block: block.position)
 
 
+# --- the headline ------------------------------------------------------------------------
+
+META_TITLE_KEYS = ("og:title", "twitter:title")
+HEADING_SKIP = frozenset({"nav", "footer", "aside", "form", "button", "noscript", "script", "style"})
+MAX_HEADING_WORDS = 40
+# Names of site sections and pages, not headlines of a story (a <title> or og:title holding
+# only one of these is the page's place in the site; the page's heading says what it is).
+GENERIC_TITLES = frozenset(
+    comparison_form(t)
+    for t in (
+        "about us",
+        "about",
+        "home",
+        "homepage",
+        "news",
+        "aktuelles",
+        "aktuell",
+        "neuigkeiten",
+        "nachrichten",
+        "über uns",
+        "blog",
+        "start",
+        "startseite",
+        "themen",
+        "article",
+        "artikel",
+        "actualités",
+        "noticias",
+        "contact",
+        "kontakt",
+        "impressum",
+        "index",
+        "page",
+        "untitled",
+        "lexikon",
+        "presse",
+        "pressemitteilungen",
+    )
+)
+
+
+def _text(element) -> str:
+    return " ".join(normalize_text(element.text_content()).split())
+
+
+def _headings(tree: HtmlElement, tag: str, limit: int) -> list[str]:
+    found = []
+    for element in tree.iter(tag):
+        if any(a.tag in HEADING_SKIP for a in element.iterancestors()):
+            continue
+        text = _text(element)
+        if text and len(text.split()) <= MAX_HEADING_WORDS:
+            found.append(text)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _meta_titles(tree: HtmlElement) -> list[str]:
+    found = []
+    for script in tree.xpath('//script[@type="application/ld+json"]')[:5]:
+        try:
+            data = json.loads(script.text_content())
+        except ValueError:
+            continue
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            if isinstance(item, dict):
+                for node in [item, *(item.get("@graph") or [])]:
+                    if isinstance(node, dict) and isinstance(node.get("headline"), str):
+                        found.append(node["headline"])
+    for element in tree.xpath('//*[@itemprop="headline"]')[:1]:
+        found.append(element.get("content") or element.text_content())
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or "").strip().lower()
+        if key in META_TITLE_KEYS and meta.get("content"):
+            found.append(meta.get("content"))
+    return [t for t in (" ".join(normalize_text(html_entities.unescape(x)).split()) for x in found) if t]
+
+
+def _title_element(tree: HtmlElement) -> str:
+    element = tree.find(".//title")
+    return _text(element) if element is not None else ""
+
+
+def _parts(title: str) -> list[str]:
+    return [p for p in TITLE_SEPARATORS.split(title) if p.strip()]
+
+
+SITE_SEPARATORS = re.compile(r"\s+[|\-–—•·»]\s+|\s*[|«»]\s*")
+
+
+def _supported(heading: str, sources: list[str], site_name, url) -> bool:
+    """Whether a page heading is what a title source names: the whole of it or one of its parts."""
+    form = comparison_form(heading)
+    if not form or len(form) < 4:
+        return False
+    for source in sources:
+        if comparison_form(source) == form:
+            return True
+        source = clean_title(source, site_name, url)
+        if comparison_form(source) == form:
+            return True
+        parts = _parts(source)
+        if len(parts) > 1:
+            # "Headline | Site": a heading that is only the last part is the site's name
+            last = SITE_SEPARATORS.split(source)[-1]
+            if comparison_form(last) == form and not source.startswith(heading):
+                continue
+            forms = [comparison_form(p) for p in parts]
+            if form in forms:
+                return True
+            # "Kicker: Headline" / "Headline - Site | Section": the heading is a run of parts
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts) + 1):
+                    if comparison_form(" ".join(parts[i:j])) == form:
+                        return True
+    return False
+
+
+def best_title(
+    tree: HtmlElement, fallback: str | None, site_name: str | None, url: str | None, first_block: str | None
+) -> str | None:
+    """The page's headline: a heading its title metadata names, else that metadata without the site, else a heading."""
+    metas = _meta_titles(tree)
+    page_title = _title_element(tree)
+    sources = [*metas, page_title] if page_title else metas
+    headings = _headings(tree, "h1", 4)
+    if first_block and len(first_block.split()) <= MAX_HEADING_WORDS:
+        headings.append(first_block)
+    headings += _headings(tree, "h2", 6)
+    for heading in headings:
+        if comparison_form(heading) not in GENERIC_TITLES and _supported(heading, sources, site_name, url):
+            return heading
+    for candidate in [fallback, *metas, page_title]:
+        cleaned = clean_title(candidate, site_name, url) if candidate else ""
+        if cleaned and comparison_form(cleaned) not in GENERIC_TITLES:
+            return cleaned
+    h1 = _headings(tree, "h1", 1)
+    if h1:
+        return h1[0]
+    return fallback
+
+
+# --- drop caps -------------------------------------------------------------------------------
+
+DROP_CAP_BLOCKS = 3  # only the opening paragraphs can start with a drop cap
+
+
+def join_drop_caps(tree: HtmlElement, paragraphs: tuple[str, ...]) -> tuple[str, ...]:
+    """Opening paragraphs whose first letter was styled apart (a drop cap) and lost, with it back."""
+    fixed = list(paragraphs)
+    for index, paragraph in enumerate(paragraphs[:DROP_CAP_BLOCKS]):
+        if not LOWER_START.match(paragraph):
+            continue
+        head = paragraph[:40]
+        for element in tree.iter("p", "div"):
+            text = normalize_text(element.text_content())
+            found = text.find(head)
+            # "T" + "urkey, Poland…": one capital right before, not part of a longer word
+            if found >= 1 and text[found - 1].isupper() and (found == 1 or not text[found - 2].isalnum()):
+                fixed[index] = text[found - 1] + paragraph
+                if index > 0 and fixed[index - 1] == text[found - 1]:
+                    fixed[index - 1] = ""  # the letter extracted as a block of its own
+                break
+    return tuple(paragraph for paragraph in fixed if paragraph)
+
+
 def site_group(page_url: str | None, site_name: str | None, folder_group: str) -> str:
     """Where boilerplate is learned: "site:<host>" (no www./m./amp.), else "site:<site name>", else the folder."""
     host = urlsplit(page_url if "//" in page_url else f"//{page_url}").hostname if page_url else None
@@ -342,9 +588,10 @@ def declared_language(tree: HtmlElement) -> str | None:
     return None
 
 
-def _publication_date(html: str, url: str | None) -> str | None:
-    try:
-        from newsetl.tasks.pubdate import publication_date_from_html
-    except ImportError:  # the pubdate step is optional; trafilatura's own date is the fallback
-        return None
-    return publication_date_from_html(html, url)
+def _publication_date(html: str, url: str | None, fallback: str | None) -> tuple[str | None, str | None]:
+    """(date, source label) of the page's publication: our reading, else trafilatura's (found in the text)."""
+    found = publication_date_and_source(html, url)
+    if found:
+        return found
+    fallback = normalize_date(fallback)
+    return (fallback, HTML_TEXT) if fallback else (None, None)
