@@ -43,6 +43,9 @@ def article_document(
         "url": article.url,
         "author": article.author,
         "site_name": article.site_name,
+        "subjects": list(article.subjects),
+        "located": article.located,
+        "dateline": article.dateline,
         "published_at": enrichment.published_at,
         "published_at_source": enrichment.published_at_source,
         "dates_mentioned": [
