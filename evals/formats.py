@@ -29,7 +29,6 @@ from newsetl.tasks.discover import discover_files
 from newsetl.tasks.extract import extract_file
 from newsetl.tasks.readers.base import ExtractionResult
 from newsetl.tasks.readers.pdf import pdf_documents
-
 from newsetl.testdocs import article_pdf
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"

@@ -33,7 +33,8 @@ def publish_progress(progress_id: UUID | None, done: int, total: int) -> None:
 def summary_markdown(summary: RunSummary) -> str:
     """The run summary as markdown: contract counts, stage timings, top quarantine reasons."""
     lines = ["## newsetl run summary", "", "| count | files |", "| --- | ---: |"]
-    for name in ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed", "skipped"):
+    counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed", "skipped")
+    for name in counts:
         lines.append(f"| {name} | {getattr(summary, name)} |")
     lines += [f"| deleted sources | {summary.deleted_sources} |", f"| articles deleted | {summary.articles_deleted} |"]
     lines += ["", f"Total: {summary.seconds:.1f} s", "", "| stage | seconds |", "| --- | ---: |"]
@@ -57,7 +58,8 @@ def skipped_types(summary: RunSummary) -> list[tuple[str, int]]:
 
 def publish_summary(summary: RunSummary, logger: logging.Logger | logging.LoggerAdapter) -> None:
     logger.info(
-        "files_seen=%d written=%d unchanged=%d duplicates=%d near_duplicates=%d quarantined=%d failed=%d skipped=%d in %.1fs",
+        "files_seen=%d written=%d unchanged=%d duplicates=%d near_duplicates=%d quarantined=%d failed=%d skipped=%d"
+        " in %.1fs",
         summary.files_seen, summary.written, summary.unchanged, summary.duplicates,
         summary.near_duplicates, summary.quarantined, summary.failed, summary.skipped, summary.seconds,
     )  # fmt: skip

@@ -207,11 +207,14 @@ def _write(path: Path, title: str, dateline: str, body: list[str]) -> int:
 
 # --- extraction by format ----------------------------------------------------------------------
 
+SAMPLE_DATE = "Tue, 03 Jan 2023 10:15:00 +0000"
 FORMAT_SAMPLE_FILES = 20  # files of each format whose extraction is timed
 HTML_PAGES = Path("scrapinghub-article-extraction-benchmark") / "html"  # real pages, by path in the corpora
 
 
-def build_format_samples(root: Path, corpora: Path, sentences: Sequence[str], seed: int, count: int = FORMAT_SAMPLE_FILES) -> dict[str, list[Path]]:
+def build_format_samples(
+    root: Path, corpora: Path, sentences: Sequence[str], seed: int, count: int = FORMAT_SAMPLE_FILES
+) -> dict[str, list[Path]]:
     """Files of each format to time extraction on: real web pages of the shared corpora, and articles of
     ~850 words laid out as PDF (one and two columns, running header, page numbers), DOCX, ODT, RTF and e-mail."""
     import gzip
@@ -226,7 +229,7 @@ def build_format_samples(root: Path, corpora: Path, sentences: Sequence[str], se
         "docx": lambda title, body, n: docx_bytes(title, body),
         "odt": lambda title, body, n: odt_bytes(title, body),
         "rtf": lambda title, body, n: rtf_bytes(title, body),
-        "eml": lambda title, body, n: eml_bytes(title, "desk@example.org", "Tue, 03 Jan 2023 10:15:00 +0000", text="\n\n".join(body)),
+        "eml": lambda title, body, n: eml_bytes(title, "desk@example.org", SAMPLE_DATE, text="\n\n".join(body)),
     }
     samples: dict[str, list[Path]] = {"html": []}
     (root / "html").mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Discovery: the input files under the given roots, found by stat (and, where the name does not say, a look at the first bytes)."""
+"""Discovery: the input files under the given roots, by stat (and by their first bytes where the name does not say)."""
 
 from __future__ import annotations
 
@@ -347,7 +347,8 @@ class _Walk:
         is_folder = stat.S_ISDIR(target_stat.st_mode)
         if is_folder and self.patterns.prunes_folder(entry.name):
             return
-        if not is_folder and not (self._wanted(entry.path, entry.name, root) and self._article_format(entry.path, sniff=False)):
+        wanted = self._wanted(entry.path, entry.name, root) and self._article_format(entry.path, sniff=False)
+        if not is_folder and not wanted:
             # A link is no regular file: its target, when under a root, is counted by its own path.
             return
         target = os.path.realpath(entry.path)

@@ -58,8 +58,8 @@ def test_articles_are_about_the_asked_length_and_share_no_paragraph(sentences, t
 
 
 def test_format_samples_are_real_pages_and_laid_out_documents_that_extract(sentences, tmp_path):
-    from newsetl.config.settings import ExtractSettings
     from newsetl.bench import build_format_samples, extraction_ms_per_file
+    from newsetl.config.settings import ExtractSettings
     from newsetl.tasks.extract import ExtractionResult, extract_file
     from newsetl.tasks.records import SourceFile
 
@@ -71,8 +71,10 @@ def test_format_samples_are_real_pages_and_laid_out_documents_that_extract(sente
             continue  # real pages: some may hold too little text to be an article
         for path in paths:
             info = path.stat()
-            outcome = extract_file(SourceFile(str(path), str(tmp_path), info.st_size, info.st_mtime, info.st_ino), ExtractSettings())
-            assert isinstance(outcome, ExtractionResult) and sum(map(len, outcome.articles[0].paragraphs)) > 3000, (name, outcome)
+            source = SourceFile(str(path), str(tmp_path), info.st_size, info.st_mtime, info.st_ino)
+            outcome = extract_file(source, ExtractSettings())
+            assert isinstance(outcome, ExtractionResult), (name, outcome)
+            assert sum(map(len, outcome.articles[0].paragraphs)) > 3000, name
     assert set(extraction_ms_per_file(samples, ExtractSettings())) == set(samples)
 
 

@@ -42,7 +42,8 @@ def test_walks_folders_recursively_for_known_extensions_and_their_gzip(tmp_path:
         "a.txt", "b/c.HTML", "b/d/e.jsonl.gz", "b/d/f.warc.gz", "bare.gz", "g.md", "h.json", "notes.pdf", "x.xml",
     ]  # fmt: skip
     # Nothing is silent: files of no article format are counted by type.
-    assert [(os.path.basename(path), kind) for path, kind in result.skipped] == [("image.png", ".png"), ("tool.exe", ".exe")]
+    skipped = [(os.path.basename(path), kind) for path, kind in result.skipped]
+    assert skipped == [("image.png", ".png"), ("tool.exe", ".exe")]
     assert result.quarantined == () and result.missing_roots == ()
     source = result.files[0]
     assert os.path.isabs(source.path) and source.root == str(tmp_path) and source.size == 1 and source.mtime > 0

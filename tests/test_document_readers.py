@@ -7,6 +7,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.extract import extract_file
 from newsetl.tasks.readers.base import ExtractionResult
@@ -25,7 +26,6 @@ from newsetl.tasks.records import (
     Quarantine,
     SourceFile,
 )
-
 from newsetl.testdocs import article_pdf, docx_bytes, eml_bytes, odt_bytes, pdf_bytes, rtf_bytes
 from tests.conftest import corpus
 

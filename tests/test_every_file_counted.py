@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from newsetl.config.settings import DiscoverSettings
 from newsetl.flows.report import publish_summary, summary_markdown
 from newsetl.tasks.discover import discover_files
 from newsetl.tasks.records import RunSummary
-
 from tests.conftest import corpus
 
 SETTINGS = DiscoverSettings()

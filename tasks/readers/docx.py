@@ -6,6 +6,7 @@ import io
 import zipfile
 
 from lxml import etree
+
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.readers.base import ExtractionResult, HtmlExtractor, Problem, RawInput
 from newsetl.tasks.readers.documents import DocumentText, document_articles

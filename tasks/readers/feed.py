@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from newsetl.tasks.readers.base import Problem
 from newsetl.tasks.readers.documents import DocumentText
@@ -53,4 +53,4 @@ def _iso(moment: time.struct_time | None) -> str | None:
     # feedparser gives UTC struct_time.
     if moment is None:
         return None
-    return datetime.fromtimestamp(calendar.timegm(moment), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(calendar.timegm(moment), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from lxml import etree
+
 from newsetl.tasks.readers.base import Problem
 from newsetl.tasks.readers.documents import DocumentText
 from newsetl.tasks.readers.nitf import XML_LANG, block_paragraphs, child, local, nitf_document, text_of

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from lxml import etree
+
 from newsetl.tasks.readers.base import Problem
 from newsetl.tasks.readers.documents import DocumentText
 from newsetl.tasks.records import NO_TEXT

@@ -6,6 +6,7 @@ import io
 import zipfile
 
 from lxml import etree
+
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.readers.base import ExtractionResult, HtmlExtractor, Problem, RawInput
 from newsetl.tasks.readers.documents import DocumentText, document_articles
@@ -17,7 +18,7 @@ ODF = {
     "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
     "dc": "http://purl.org/dc/elements/1.1/",
 }
-TEXT = "{%s}" % ODF["text"]
+TEXT = "{" + ODF["text"] + "}"
 LEFT_OUT = {TEXT + "note", TEXT + "tracked-changes"}  # footnotes and deleted text are no part of the story
 SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lxml import etree
+
 from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.readers.base import ExtractionResult, HtmlExtractor, Problem, RawInput
 from newsetl.tasks.readers.documents import document_articles
