@@ -66,7 +66,7 @@ class SourceRef:
 
     path: str
     sha256: str  # of the file's raw bytes
-    format: str  # text, html, json, jsonl, warc (with .gz noted as e.g. "html+gzip")
+    format: str  # the reader: text, html, json, jsonl, warc, pdf, docx, xml... (with .gz noted as e.g. "html+gzip")
     size: int
     modified: str  # ISO 8601 UTC of the file's mtime
     record: str | None = None  # position inside a multi-article file: "line 3", "warc offset 1234"
