@@ -68,7 +68,14 @@ class DiscoverSettings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_file_bytes: int = 50_000_000
-    extensions: tuple[str, ...] = (".txt", ".text", ".md", ".html", ".htm", ".xhtml", ".json", ".jsonl", ".warc")
+    # Files with these extensions are read as articles; other files are counted `skipped` by type.
+    # Files without an extension, and extensions no reader is bound to (.php, one you add), are
+    # read when their first bytes are text, HTML, XML, JSON, e-mail or a document format.
+    extensions: tuple[str, ...] = (
+        ".txt", ".text", ".md", ".markdown", ".html", ".htm", ".xhtml", ".shtml", ".shtm", ".php", ".asp", ".aspx",
+        ".jsp", ".cfm", ".json", ".jsonl", ".ndjson", ".warc", ".pdf", ".docx", ".docm", ".odt", ".fodt", ".rtf",
+        ".doc", ".dot", ".eml", ".mht", ".mhtml", ".xml", ".nitf", ".newsml", ".rss", ".atom",
+    )
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def process(
 def run_pipeline(
     roots: list[str], settings: Settings, store: ArticleStore, force: bool, since: str | None
 ) -> RunSummary:
-    """The table of contents of a run: every file ends written, unchanged, duplicate, quarantined or failed."""
+    """The table of contents of a run: every file ends written, unchanged, duplicate, quarantined, failed or skipped."""
     # NOTE: quote() stops Prefect from walking every record of a batch (every paragraph) to look
     # for futures in the task's arguments: that walk cost more than cleaning the batch.
     started = time.monotonic()

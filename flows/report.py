@@ -33,7 +33,8 @@ def publish_progress(progress_id: UUID | None, done: int, total: int) -> None:
 def summary_markdown(summary: RunSummary) -> str:
     """The run summary as markdown: contract counts, stage timings, top quarantine reasons."""
     lines = ["## newsetl run summary", "", "| count | files |", "| --- | ---: |"]
-    for name in ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed"):
+    counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed", "skipped")
+    for name in counts:
         lines.append(f"| {name} | {getattr(summary, name)} |")
     lines += [f"| deleted sources | {summary.deleted_sources} |", f"| articles deleted | {summary.articles_deleted} |"]
     lines += ["", f"Total: {summary.seconds:.1f} s", "", "| stage | seconds |", "| --- | ---: |"]
@@ -42,17 +43,29 @@ def summary_markdown(summary: RunSummary) -> str:
     if reasons:
         lines += ["", "| quarantine reason | files |", "| --- | ---: |"]
         lines += [f"| {reason} | {count} |" for reason, count in reasons]
+    if summary.skipped_by_type:
+        lines += ["", "| skipped type (no article format) | files |", "| --- | ---: |"]
+        lines += [f"| {kind} | {count} |" for kind, count in skipped_types(summary)]
     if not summary.is_balanced():
         lines += ["", "**Warning:** the counts do not add up to files_seen."]
     return "\n".join(lines)
 
 
+def skipped_types(summary: RunSummary) -> list[tuple[str, int]]:
+    """Skipped file types, the most frequent first."""
+    return sorted(summary.skipped_by_type.items(), key=lambda item: (-item[1], item[0]))
+
+
 def publish_summary(summary: RunSummary, logger: logging.Logger | logging.LoggerAdapter) -> None:
     logger.info(
-        "files_seen=%d written=%d unchanged=%d duplicates=%d near_duplicates=%d quarantined=%d failed=%d in %.1fs",
+        "files_seen=%d written=%d unchanged=%d duplicates=%d near_duplicates=%d quarantined=%d failed=%d skipped=%d"
+        " in %.1fs",
         summary.files_seen, summary.written, summary.unchanged, summary.duplicates,
-        summary.near_duplicates, summary.quarantined, summary.failed, summary.seconds,
+        summary.near_duplicates, summary.quarantined, summary.failed, summary.skipped, summary.seconds,
     )  # fmt: skip
+    if summary.skipped:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in skipped_types(summary))
+        logger.info("skipped %d files of no article format: %s", summary.skipped, kinds)
     for problem in summary.problem_files:
         logger.warning("%s: %s", problem["reason"], problem["path"])
     unnamed = summary.quarantined + summary.failed - len(summary.problem_files)

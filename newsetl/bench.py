@@ -25,6 +25,7 @@ import os
 import random
 import re
 import resource
+import statistics
 import tempfile
 import threading
 import time
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from newsetl.config.settings import BenchSettings, ElasticsearchSettings, EnrichSettings, Settings
+from newsetl.config.settings import BenchSettings, ElasticsearchSettings, EnrichSettings, ExtractSettings, Settings
 from newsetl.tasks.errors import NewsetlError
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
@@ -202,6 +203,68 @@ def _write(path: Path, title: str, dateline: str, body: list[str]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join([title, dateline, *body]) + "\n", encoding="utf-8")
     return len(title.split()) + sum(len(paragraph.split()) for paragraph in body)
+
+
+# --- extraction by format ----------------------------------------------------------------------
+
+SAMPLE_DATE = "Tue, 03 Jan 2023 10:15:00 +0000"
+FORMAT_SAMPLE_FILES = 20  # files of each format whose extraction is timed
+HTML_PAGES = Path("scrapinghub-article-extraction-benchmark") / "html"  # real pages, by path in the corpora
+
+
+def build_format_samples(
+    root: Path, corpora: Path, sentences: Sequence[str], seed: int, count: int = FORMAT_SAMPLE_FILES
+) -> dict[str, list[Path]]:
+    """Files of each format to time extraction on: real web pages of the shared corpora, and articles of
+    ~850 words laid out as PDF (one and two columns, running header, page numbers), DOCX, ODT, RTF and e-mail."""
+    import gzip
+
+    from newsetl.testdocs import article_pdf, docx_bytes, eml_bytes, odt_bytes, rtf_bytes
+
+    rng = random.Random(seed)
+    deck = _Deck(sentences, rng)
+    writers = {
+        "text": lambda title, body, n: "\n\n".join([title, *body]).encode(),
+        "pdf": lambda title, body, n: article_pdf(title, body, columns=1 + n % 2, header="THE BENCH TIMES"),
+        "docx": lambda title, body, n: docx_bytes(title, body),
+        "odt": lambda title, body, n: odt_bytes(title, body),
+        "rtf": lambda title, body, n: rtf_bytes(title, body),
+        "eml": lambda title, body, n: eml_bytes(title, "desk@example.org", SAMPLE_DATE, text="\n\n".join(body)),
+    }
+    samples: dict[str, list[Path]] = {"html": []}
+    (root / "html").mkdir(parents=True, exist_ok=True)
+    for page in sorted((corpora / HTML_PAGES).glob("*.html.gz"))[:count]:
+        target = root / "html" / page.name.removesuffix(".gz")
+        target.write_bytes(gzip.decompress(page.read_bytes()))
+        samples["html"].append(target)
+    for name, write in writers.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        samples[name] = []
+        for number in range(count):
+            title, _dateline, body = _article(deck, 850, rng)
+            path = root / name / f"story-{number:03d}.{'txt' if name == 'text' else name}"
+            path.write_bytes(write(title, body, number))
+            samples[name].append(path)
+    return samples
+
+
+def extraction_ms_per_file(samples: dict[str, list[Path]], settings: ExtractSettings) -> dict[str, float]:
+    """Median milliseconds to read and extract one file, by format; the first file of each is a warm-up (imports)."""
+    from newsetl.tasks.extract import extract_file
+    from newsetl.tasks.records import SourceFile
+
+    medians: dict[str, float] = {}
+    for name, paths in samples.items():
+        timings = []
+        for path in paths:
+            info = path.stat()
+            source = SourceFile(str(path), str(path.parent), info.st_size, info.st_mtime, info.st_ino)
+            started = time.perf_counter()
+            extract_file(source, settings)
+            timings.append(time.perf_counter() - started)
+        if len(timings) > 1:
+            medians[name] = round(1000 * statistics.median(timings[1:]), 2)
+    return medians
 
 
 # --- memory of the process tree -----------------------------------------------------------------
@@ -456,6 +519,8 @@ def run_benchmark(
                 second, rerun_memory, _ = _measured_ingest(corpus.root, batch_size, node.pid)
             after = _time_bare_ner(corpus_texts(corpus, enrich.max_chars)[1::2], enrich, processes)
             enriched, enriched_texts = enriched_text_count(es, enrich.max_chars)
+            samples = build_format_samples(Path(folder) / "formats", corpora, sentences, bench.seed)
+            extract_ms = extraction_ms_per_file(samples, settings.extract)
         finally:
             delete_alias(es)
     _check_counts(first, second, corpus)
@@ -497,6 +562,8 @@ def run_benchmark(
         "peak_rss_workers_mb": memory.workers_mb,
         "sampled_rss_mb": round(memory.sampled_tree_bytes / MB, 1),
         "stage_seconds": first["stage_seconds"],
+        # Reading and extraction alone, by format: real web pages, laid-out PDFs, Office files (median ms/file).
+        "extract_ms_per_file": extract_ms,
         # The indexing stage alone: new article documents (plus their file states) per second.
         "index_documents": enriched,
         "index_documents_per_s": round(enriched / max(first["stage_seconds"].get("index", 0.0), 1e-6), 1),
@@ -650,6 +717,7 @@ def render_benchmark(result: dict[str, Any]) -> str:
         "  (the index stage alone: bulk, refresh, file states)",
         f"peak RSS       {result['peak_rss_mb']:8.1f} MB"
         f"  (main {result['peak_rss_main_mb']:.1f} + NER workers {result['peak_rss_workers_mb']:.1f})",
+        "extraction ms/file: " + ", ".join(f"{name} {ms:.1f}" for name, ms in result["extract_ms_per_file"].items()),
         "",
         "stage seconds: " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in result["stage_seconds"].items()),
         "CPU seconds during the run: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())

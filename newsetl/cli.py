@@ -171,13 +171,14 @@ def es_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def render_summary(summary: dict[str, Any]) -> str:
-    counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed")
+    counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed", "skipped")
     line = "  ".join(f"{name}={summary[name]}" for name in counts)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("quarantine_reasons", {}).items()))
     text = f"{line}  ({summary['seconds']:.1f}s)"
     if summary.get("deleted_sources"):
         text += f"\ndeleted sources: {summary['deleted_sources']}, articles deleted: {summary['articles_deleted']}"
-    return text + (f"\nquarantined: {reasons}" if reasons else "")
+    skipped = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("skipped_by_type", {}).items()))
+    return text + (f"\nquarantined: {reasons}" if reasons else "") + (f"\nskipped: {skipped}" if skipped else "")
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:

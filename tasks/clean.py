@@ -34,6 +34,7 @@ from prefect.cache_policies import NONE
 
 from newsetl.config.settings import CleanSettings
 from newsetl.tasks.records import (
+    CLEAN_ERROR,
     NO_ARTICLE,
     NO_TEXT,
     CleanArticle,
@@ -475,6 +476,9 @@ def strip_boilerplate(
         published_at_source=article.published_at_source,
         language=article.language,
         removed_paragraphs=len(article.paragraphs) - len(kept),
+        subjects=article.subjects,
+        located=article.located,
+        dateline=article.dateline,
     )
 
 
@@ -741,13 +745,19 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
     kept_files: dict[str, list[CleanArticle]] = {}
     groups: dict[str, set[str]] = {}
     blocks: dict[str, set[str]] = {}
+    failures: dict[str, Quarantine] = {}  # files one of whose articles cleaning failed on
     for article in extracted.articles:
         path = article.source.path
         groups.setdefault(path, set()).add(article.group)
         blocks.setdefault(path, set()).update(
             f"{group_key(article.group)}:{fp}" for fp in article_fingerprints(article, fingerprint)
         )
-        cleaned = strip_boilerplate(article, model, settings, fingerprint)
+        try:
+            cleaned = strip_boilerplate(article, model, settings, fingerprint)
+        except Exception as error:  # noqa: BLE001 - one article must not stop the run
+            failures[path] = Quarantine(path, CLEAN_ERROR, f"{type(error).__name__}: {str(error)[:200]}")
+            problems.append(failures[path])
+            continue
         if cleaned is None:
             problems.append(
                 Quarantine(
@@ -772,8 +782,9 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
                 file_read, groups=tuple(sorted(groups[path])), block_fingerprints=tuple(sorted(blocks[path]))
             )
         else:
-            reasons = [p for p in problems if p.path == path and p.reason == NO_ARTICLE]
-            quarantined.append(reasons[0] if reasons else Quarantine(path, NO_TEXT, "only boilerplate"))
+            no_article = [p for p in problems if p.path == path and p.reason == NO_ARTICLE]
+            fallback = no_article[0] if no_article else Quarantine(path, NO_TEXT, "only boilerplate")
+            quarantined.append(failures.get(path) or fallback)
     problems = [p for p in problems if p.path in read]  # a quarantined file is one record, not many
     return CleanedBatch(extracted.files, read, tuple(articles), tuple(quarantined), tuple(problems), extracted.failed)
 

@@ -1,4 +1,4 @@
-"""Discovery: the input files under the given roots, found by stat alone (nothing is read)."""
+"""Discovery: the input files under the given roots, by stat (and by their first bytes where the name does not say)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ from prefect.cache_policies import NONE
 
 from newsetl.config.settings import DiscoverSettings
 from newsetl.tasks.errors import NewsetlError
+from newsetl.tasks.readers.decode import GZIP_MAGIC, binary_kind
+from newsetl.tasks.readers.sniff import sniff_format
 from newsetl.tasks.records import (
     OUTSIDE_ROOT,
     SYMLINK_LOOP,
     TOO_LARGE,
     UNREADABLE,
-    UNSUPPORTED,
     Quarantine,
     RunSummary,
     SourceFile,
 )
 
-# Format name of each extension (lower case, without a trailing .gz); only the extensions
-# listed in DiscoverSettings.extensions are discovered.
+# Format name (tasks/readers/__init__.py) of each extension (lower case, without a trailing .gz).
+# Files whose extension is not in DiscoverSettings.extensions are counted `skipped` by type.
 FORMAT_OF_EXTENSION = {
     ".txt": "text",
     ".text": "text",
@@ -40,8 +41,28 @@ FORMAT_OF_EXTENSION = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".warc": "warc",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".docm": "docx",
+    ".odt": "odt",
+    ".fodt": "odt",
+    ".rtf": "rtf",
+    ".doc": "doc",
+    ".dot": "doc",
+    ".eml": "eml",
+    ".mht": "eml",
+    ".mhtml": "eml",
+    ".xml": "xml",  # NewsML-G2, NITF, RSS or Atom: the root element says which
+    ".nitf": "xml",
+    ".newsml": "xml",
+    ".rss": "xml",
+    ".atom": "xml",
 }
+# Saved web pages under a server's extension: read, their content says what they are.
+SNIFFED_EXTENSIONS = (".shtml", ".shtm", ".php", ".asp", ".aspx", ".jsp", ".cfm")
+NO_EXTENSION = "(no extension)"  # the type a skipped file without an extension is counted under
 GZIP_SUFFIX = ".gz"
+SNIFF_HEAD_BYTES = 4096
 
 FileId = tuple[int, int]  # (st_dev, st_ino)
 
@@ -53,15 +74,30 @@ class DiscoveryResult:
     files: tuple[SourceFile, ...]
     quarantined: tuple[Quarantine, ...] = ()
     missing_roots: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (path, type): files of no article format, by extension
 
 
 def file_format(path: str | os.PathLike[str]) -> tuple[str, bool]:
-    """(format name, gzipped?) from a file name; the format is "" when the extension is not one we read."""
+    """(format name, gzipped?) from a file name; the format is "" when the name does not say (the content will)."""
+    extension, gzipped = file_extension(path)
+    return FORMAT_OF_EXTENSION.get(extension, ""), gzipped
+
+
+def file_extension(path: str | os.PathLike[str]) -> tuple[str, bool]:
+    """(lower-case extension without a trailing .gz, gzipped?): ("", False) for "README"."""
     name = os.path.basename(os.fspath(path)).lower()
-    gzipped = name.endswith(GZIP_SUFFIX)
+    gzipped = name.endswith(GZIP_SUFFIX) and name != GZIP_SUFFIX
     if gzipped:
         name = name[: -len(GZIP_SUFFIX)]
-    return FORMAT_OF_EXTENSION.get(os.path.splitext(name)[1], ""), gzipped
+    return os.path.splitext(name)[1], gzipped
+
+
+def file_type(path: str | os.PathLike[str]) -> str:
+    """How a skipped file is counted: its extension (".jpg", ".tar.gz"), or "(no extension)"."""
+    extension, gzipped = file_extension(path)
+    if not extension:
+        return GZIP_SUFFIX if gzipped else NO_EXTENSION
+    return extension + GZIP_SUFFIX if gzipped else extension
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +186,7 @@ class _Walk:
     allowed: list[str] = field(default_factory=list)  # real paths of the roots: the only places inputs may live
     files: dict[str, tuple[SourceFile, FileId, bool]] = field(default_factory=dict)  # path -> (file, id, via a link?)
     quarantined: dict[str, Quarantine] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> type
     missing: list[str] = field(default_factory=list)
     walked_folders: set[FileId] = field(default_factory=set)
     # Folders reached through a symlink, walked after every real folder so that a file's real
@@ -186,6 +223,7 @@ class _Walk:
             files=self._unique_files(),
             quarantined=tuple(sorted(self.quarantined.values(), key=lambda q: q.path)),
             missing_roots=tuple(self.missing),
+            skipped=tuple(sorted(self.skipped.items())),
         )
 
     def _unique_files(self) -> tuple[SourceFile, ...]:
@@ -203,24 +241,35 @@ class _Walk:
         return tuple(kept)
 
     def _add_named_file(self, path: str, file_stat: os.stat_result) -> None:
-        # A file named as a root is taken even when hidden or outside the include patterns.
-        if not self._supported(os.path.basename(path)):
-            self.quarantined[path] = Quarantine(path, UNSUPPORTED, "not a file type newsetl reads")
-            return
+        # A file named as a root is taken even when hidden or outside the include patterns, and
+        # otherwise treated as the same file found in a folder.
         self._add_file(path, path, file_stat, via_link=False)
 
-    def _supported(self, name: str) -> bool:
-        lowered = name.lower()
-        if lowered.endswith(GZIP_SUFFIX):
-            lowered = lowered[: -len(GZIP_SUFFIX)]
-        extension = os.path.splitext(lowered)[1]
-        return extension in self.extensions and extension in FORMAT_OF_EXTENSION
+    def _article_format(self, path: str, sniff: bool) -> bool:
+        """Whether a file is read: its extension is in the list (or it has none) and, when the name does
+        not say the format, its first bytes are an article format's."""
+        extension, _ = file_extension(path)
+        if extension and extension not in self.extensions:
+            return False
+        if FORMAT_OF_EXTENSION.get(extension) or not sniff:
+            return True
+        # No extension, a server page's (.php) or one the user added: a look at the content.
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(descriptor, "rb") as stream:
+                head = stream.read(SNIFF_HEAD_BYTES)
+        except OSError:
+            return True  # reading will quarantine it with the reason
+        return head.startswith(GZIP_MAGIC) or sniff_format(head, binary_kind) is not None
 
     def _add_file(self, path: str, root: str, file_stat: os.stat_result, via_link: bool) -> None:
-        if path in self.files or path in self.quarantined:
+        if path in self.files or path in self.quarantined or path in self.skipped:
             return  # reached again from an overlapping root
         if not stat.S_ISREG(file_stat.st_mode):
             self.quarantined[path] = Quarantine(path, UNREADABLE, "not a regular file")
+            return
+        if not self._article_format(path, sniff=False):  # a video is skipped, whatever its size
+            self.skipped[path] = file_type(path)
             return
         if file_stat.st_size > self.settings.max_file_bytes:
             detail = f"{file_stat.st_size} bytes, limit {self.settings.max_file_bytes}"
@@ -228,6 +277,9 @@ class _Walk:
             return
         if not os.access(path, os.R_OK):
             self.quarantined[path] = Quarantine(path, UNREADABLE, "permission denied")
+            return
+        if not self._article_format(path, sniff=True):
+            self.skipped[path] = file_type(path)
             return
         source = SourceFile(
             path=path, root=root, size=file_stat.st_size, mtime=file_stat.st_mtime, inode=file_stat.st_ino
@@ -275,7 +327,11 @@ class _Walk:
                     self._add_file(entry.path, root, entry_stat, via_link)
 
     def _wanted(self, path: str, name: str, root: str) -> bool:
-        return self._supported(name) and self.patterns.accepts(path[len(root) :].lstrip("/"))
+        return self.patterns.accepts(path[len(root) :].lstrip("/"))
+
+    def _named_article(self, name: str) -> bool:
+        extension, _ = file_extension(name)
+        return bool(FORMAT_OF_EXTENSION.get(extension)) and extension in self.extensions
 
     def _follow_link(self, entry: os.DirEntry[str], root: str, above: frozenset[FileId], via_link: bool) -> None:
         try:
@@ -285,13 +341,15 @@ class _Walk:
             # link only matters when its name says it is an input.
             if error.errno == errno.ELOOP:
                 self.quarantined[entry.path] = Quarantine(entry.path, SYMLINK_LOOP, "symlink points back to itself")
-            elif self._wanted(entry.path, entry.name, root):
+            elif self._wanted(entry.path, entry.name, root) and self._named_article(entry.name):
                 self._quarantine_os_error(entry.path, error)
             return
         is_folder = stat.S_ISDIR(target_stat.st_mode)
         if is_folder and self.patterns.prunes_folder(entry.name):
             return
-        if not is_folder and not self._wanted(entry.path, entry.name, root):
+        wanted = self._wanted(entry.path, entry.name, root) and self._article_format(entry.path, sniff=False)
+        if not is_folder and not wanted:
+            # A link is no regular file: its target, when under a root, is counted by its own path.
             return
         target = os.path.realpath(entry.path)
         if not any(target == area or target.startswith(area.rstrip("/") + "/") for area in self.allowed):
@@ -314,5 +372,7 @@ def discover_task(roots: Sequence[str], settings: DiscoverSettings, summary: Run
         found = discover_files(roots, settings)
         if found.missing_roots:
             raise NewsetlError(f"no such file or folder: {', '.join(found.missing_roots)}")
-        summary.files_seen += len(found.files) + len(found.quarantined)
+        summary.files_seen += len(found.files) + len(found.quarantined) + len(found.skipped)
+        for _path, kind in found.skipped:
+            summary.count_skipped(kind)
     return found

@@ -19,7 +19,9 @@ from newsetl.config.settings import ExtractSettings
 from newsetl.tasks.discover import file_format
 from newsetl.tasks.readers import reader_for
 from newsetl.tasks.readers.base import ExtractionResult, HtmlExtractor, Problem, RawInput
-from newsetl.tasks.readers.decode import GZIP_MAGIC, gunzip_capped
+from newsetl.tasks.readers.decode import GZIP_MAGIC, binary_kind, gunzip_capped
+from newsetl.tasks.readers.sniff import HEAD_BYTES, sniff_format
+from newsetl.tasks.readers.unicode import valid_unicode, valid_unicode_result
 from newsetl.tasks.records import (
     BAD_GZIP,
     CHANGED_WHILE_READ,
@@ -48,8 +50,6 @@ def read_source(source: SourceFile, settings: ExtractSettings) -> RawInput | Qua
     """Read a file's bytes (the only I/O of extraction) and decompress gzip under a hard cap."""
     path = source.path
     file_format_name, named_gzip = file_format(path)
-    if not file_format_name:
-        return Quarantine(path, UNSUPPORTED, "not a file type newsetl reads")
     limit = settings.max_decompressed_bytes
     try:
         # O_NONBLOCK: a FIFO put in a file's place must not hang the run (no effect on files).
@@ -98,6 +98,13 @@ def read_source(source: SourceFile, settings: ExtractSettings) -> RawInput | Qua
             return Quarantine(path, EMPTY, "decompresses to nothing")
     elif raw.isspace():
         return Quarantine(path, EMPTY, "only whitespace")
+    if not file_format_name or file_format_name == "text":
+        # The name does not say (no extension, .php, .shtml, one the user added), or says text
+        # of what may be a saved page: the content decides. Decoding tells binary data from
+        # text it can read (UTF-16 without a byte order mark...).
+        sniffed = sniff_format(data[:HEAD_BYTES], binary_kind)
+        if not file_format_name or sniffed == "html":
+            file_format_name = sniffed or "text"
     return RawInput(as_read, sha256, data, file_format_name, gzipped, truncated)
 
 
@@ -116,6 +123,7 @@ def extract_articles(
         outcome = reader(raw, settings, html_extractor)
     if isinstance(outcome, Problem):
         return outcome.quarantine(raw.source.path)
+    outcome = valid_unicode_result(outcome, raw.source.path)  # the one place, for every reader
     if not outcome.articles:
         return _file_quarantine(raw.source.path, outcome.problems)
     return outcome
@@ -157,7 +165,9 @@ def extract_batch(files: Sequence[SourceFile], settings: ExtractSettings) -> Ext
         except MemoryError:
             raise
         except Exception as error:  # noqa: BLE001 - one bad file must not stop the run
-            result = Quarantine(source.path, EXTRACT_ERROR, f"{type(error).__name__}: {str(error)[:300]}")
+            # A short detail: an exception's message may quote the article's text.
+            detail = valid_unicode(f"{type(error).__name__}: {str(error)[:200]}")[0]
+            result = Quarantine(source.path, EXTRACT_ERROR, detail)
         if isinstance(result, Quarantine):
             quarantined.append(result)
             continue

@@ -26,6 +26,13 @@ TOO_DEEP = "too_deep"
 INDEX_REJECTED = "index_rejected"
 PROBLEM_FILES_NAMED = 20  # per run, in the log and the summary
 EXTRACT_ERROR = "extract_error"  # an unexpected failure of a reader on one file
+CLEAN_ERROR = "clean_error"  # an unexpected failure of boilerplate removal on one article
+ENCRYPTED = "encrypted"  # a password-protected PDF or Office document
+NO_TEXT_LAYER = "no_text_layer"  # a PDF of scanned pages: no text to read without OCR
+BAD_DOCUMENT = "bad_document"  # a PDF, Office or OpenDocument file that its reader cannot open
+BAD_XML = "bad_xml"
+UNSUPPORTED_LEGACY_FORMAT = "unsupported_legacy_format"  # e.g. Word 6/95 documents
+INVALID_UNICODE = "invalid_unicode"  # text with more lone surrogates (JSON "\udc00") than a slip
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,7 @@ class SourceRef:
 
     path: str
     sha256: str  # of the file's raw bytes
-    format: str  # text, html, json, jsonl, warc (with .gz noted as e.g. "html+gzip")
+    format: str  # the reader: text, html, json, jsonl, warc, pdf, docx, xml... (with .gz noted as e.g. "html+gzip")
     size: int
     modified: str  # ISO 8601 UTC of the file's mtime
     record: str | None = None  # position inside a multi-article file: "line 3", "warc offset 1234"
@@ -78,8 +85,11 @@ class ExtractedArticle:
     author: str | None = None
     site_name: str | None = None
     published_at: str | None = None  # ISO date or datetime
-    published_at_source: str | None = None  # html_meta, json, text, file_mtime
+    published_at_source: str | None = None  # html_meta, json, text, metadata, file_mtime
     language: str | None = None  # declared by the input (html lang, json field)
+    subjects: tuple[str, ...] = ()  # subject names the format carries (NewsML-G2 subjects, NITF keywords, feed tags)
+    located: str | None = None  # where the story was written (NewsML-G2 located, NITF dateline location)
+    dateline: str | None = None  # the format's dateline field ("MOSCOW, Monday (Reuters)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,9 @@ class CleanArticle:
     published_at_source: str | None = None
     language: str | None = None
     removed_paragraphs: int = 0
+    subjects: tuple[str, ...] = ()
+    located: str | None = None
+    dateline: str | None = None
 
     @property
     def paragraphs(self) -> list[str]:
@@ -152,6 +165,8 @@ class RunSummary:
     near_duplicates: int = 0
     quarantined: int = 0
     failed: int = 0
+    skipped: int = 0  # files of no article format (images, audio, archives...): seen, counted, not read
+    skipped_by_type: dict[str, int] = field(default_factory=dict)  # by extension: {".jpg": 8, ".mp3": 2}
     deleted_sources: int = 0
     articles_deleted: int = 0
     seconds: float = 0.0
@@ -177,6 +192,10 @@ class RunSummary:
         self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + 1
         self._name_problem(path, reason)
 
+    def count_skipped(self, file_type: str) -> None:
+        self.skipped += 1
+        self.skipped_by_type[file_type] = self.skipped_by_type.get(file_type, 0) + 1
+
     def count_failed(self, path: str, reason: str) -> None:
         self.failed += 1
         self._name_problem(path, f"failed: {reason}")
@@ -186,7 +205,8 @@ class RunSummary:
             self.problem_files.append({"path": path, "reason": reason})
 
     def is_balanced(self) -> bool:
-        return self.files_seen == self.written + self.unchanged + self.duplicates + self.quarantined + self.failed
+        counted = self.written + self.unchanged + self.duplicates + self.quarantined + self.failed + self.skipped
+        return self.files_seen == counted
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,27 @@ def test_articles_are_about_the_asked_length_and_share_no_paragraph(sentences, t
     assert max(paragraphs.values()) == 1
 
 
+def test_format_samples_are_real_pages_and_laid_out_documents_that_extract(sentences, tmp_path):
+    from newsetl.bench import build_format_samples, extraction_ms_per_file
+    from newsetl.config.settings import ExtractSettings
+    from newsetl.tasks.extract import ExtractionResult, extract_file
+    from newsetl.tasks.records import SourceFile
+
+    samples = build_format_samples(tmp_path, CORPORA, sentences, seed=3, count=3)
+    assert set(samples) == {"html", "text", "pdf", "docx", "odt", "rtf", "eml"}
+    for name, paths in samples.items():
+        assert len(paths) == 3, name
+        if name == "html":
+            continue  # real pages: some may hold too little text to be an article
+        for path in paths:
+            info = path.stat()
+            source = SourceFile(str(path), str(tmp_path), info.st_size, info.st_mtime, info.st_ino)
+            outcome = extract_file(source, ExtractSettings())
+            assert isinstance(outcome, ExtractionResult), (name, outcome)
+            assert sum(map(len, outcome.articles[0].paragraphs)) > 3000, name
+    assert set(extraction_ms_per_file(samples, ExtractSettings())) == set(samples)
+
+
 def _changed_words(first: str, second: str) -> int | None:
     """How many words differ between two bodies of the same length in words, None when unrelated."""
     a, b = first.split(), second.split()
@@ -86,6 +107,9 @@ def test_newsetl_bench_json_has_the_contract_figures(es_settings, prefect_api, s
     assert {"extract", "clean", "deduplicate", "enrich", "index"} <= set(result["stage_seconds"])
     assert 100 < result["peak_rss_mb"] < 8000
     assert "bare nlp.pipe" in render_benchmark(result)
+    # Extraction by format: real web pages, laid-out PDFs and Office files, timed apart from the run.
+    assert {"html", "pdf", "docx", "odt", "text"} <= set(result["extract_ms_per_file"])
+    assert all(ms > 0 for ms in result["extract_ms_per_file"].values())
     from newsetl.tasks.es.client import connect
 
     client = connect(es_settings.es)

@@ -11,7 +11,7 @@ import pytest
 
 from newsetl.config.settings import DiscoverSettings
 from newsetl.tasks.discover import discover_files, file_format, glob_to_regex
-from newsetl.tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE, UNSUPPORTED
+from newsetl.tasks.records import OUTSIDE_ROOT, SYMLINK_LOOP, TOO_LARGE, UNREADABLE
 
 SETTINGS = DiscoverSettings()
 
@@ -35,10 +35,15 @@ def test_walks_folders_recursively_for_known_extensions_and_their_gzip(tmp_path:
     make_tree(
         tmp_path,
         ["a.txt", "b/c.HTML", "b/d/e.jsonl.gz", "b/d/f.warc.gz", "g.md", "h.json"]
-        + ["notes.pdf", "image.png", "bare.gz", "x.xml"],
+        + ["notes.pdf", "image.png", "bare.gz", "x.xml", "tool.exe"],
     )
     result = discover_files([tmp_path], SETTINGS)
-    assert found(result, tmp_path) == ["a.txt", "b/c.HTML", "b/d/e.jsonl.gz", "b/d/f.warc.gz", "g.md", "h.json"]
+    assert found(result, tmp_path) == [
+        "a.txt", "b/c.HTML", "b/d/e.jsonl.gz", "b/d/f.warc.gz", "bare.gz", "g.md", "h.json", "notes.pdf", "x.xml",
+    ]  # fmt: skip
+    # Nothing is silent: files of no article format are counted by type.
+    skipped = [(os.path.basename(path), kind) for path, kind in result.skipped]
+    assert skipped == [("image.png", ".png"), ("tool.exe", ".exe")]
     assert result.quarantined == () and result.missing_roots == ()
     source = result.files[0]
     assert os.path.isabs(source.path) and source.root == str(tmp_path) and source.size == 1 and source.mtime > 0
@@ -56,6 +61,10 @@ def test_walks_folders_recursively_for_known_extensions_and_their_gzip(tmp_path:
         ("dump.jsonl.gz", ("jsonl", True)),
         ("crawl.warc.gz", ("warc", True)),
         ("archive.tar.gz", ("", True)),
+        ("scan.PDF", ("pdf", False)),
+        ("wire.xml", ("xml", False)),
+        ("letter.docx", ("docx", False)),
+        ("page.shtml", ("", False)),  # the content decides
         ("README", ("", False)),
     ],
 )
@@ -73,7 +82,7 @@ def test_a_file_named_as_root_is_taken_even_when_hidden(tmp_path: Path) -> None:
     result = discover_files([tmp_path / ".draft.txt", tmp_path / "photo.png", tmp_path / "absent"], SETTINGS)
     assert [Path(f.path).name for f in result.files] == [".draft.txt"]
     assert result.files[0].relative_path == ".draft.txt"
-    assert reasons(result) == {"photo.png": UNSUPPORTED}
+    assert result.skipped == ((str(tmp_path / "photo.png"), ".png"),) and reasons(result) == {}
     assert result.missing_roots == (str(tmp_path / "absent"),)
 
 

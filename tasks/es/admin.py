@@ -45,6 +45,11 @@ def ensure_indices(client: Elasticsearch, es: ElasticsearchSettings) -> str:
         else:
             with_retries(lambda: client.indices.create(index=name, aliases={es.index: {}}), es, "create index")
         current = name
+    else:
+        # Fields added to the template since the index was made (new formats' metadata) are added
+        # to it too: its strict mapping would refuse every document that has them.
+        properties = template["template"]["mappings"]["properties"]
+        with_retries(lambda: client.indices.put_mapping(index=current, properties=properties), es, "update mapping")
     for name, path in ((es.sources_index, SOURCES_INDEX_FILE), (es.quarantine_index, QUARANTINE_INDEX_FILE)):
         if not with_retries(lambda name=name: client.indices.exists(index=name), es, "check index").body:
             body = load_json(path)

@@ -45,7 +45,7 @@ class RawInput:
     source: SourceFile  # size, mtime and inode as found at read time
     sha256: str
     data: bytes = field(repr=False)
-    format: str  # text, html, json, jsonl, warc
+    format: str  # a reader's name in tasks/readers/__init__.py: text, html, json, jsonl, warc, pdf, xml...
     gzipped: bool
     truncated: bool = False  # the gzip stream ended early; only multi-record formats are kept so
 
