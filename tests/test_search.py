@@ -1,0 +1,153 @@
+"""Tests of tasks.search: the query syntax and search body (pure), and searches on the real node."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsetl.tasks.entities import Known
+from newsetl.tasks.search import (
+    ParsedQuery,
+    QuerySyntaxError,
+    SearchRequest,
+    Term,
+    parse_query,
+    search_body,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "search"
+
+
+# --- the syntax ---------------------------------------------------------------------------------
+
+
+def test_words_are_anded_and_quotes_make_a_phrase():
+    assert parse_query('"money laundering" bank') == ParsedQuery(
+        clauses=((Term("money laundering", phrase=True),), (Term("bank"),))
+    )
+
+
+def test_or_joins_the_words_on_each_side_and_minus_excludes():
+    assert parse_query('sanctions OR embargo -"North Korea" -oil') == ParsedQuery(
+        clauses=((Term("sanctions"), Term("embargo")),),
+        excluded=(Term("North Korea", phrase=True), Term("oil")),
+    )
+
+
+def test_an_empty_query_or_only_exclusions_match_everything_else():
+    assert parse_query("") == ParsedQuery()
+    assert parse_query("  -sport ") == ParsedQuery(excluded=(Term("sport"),))
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ('"money laundering', "unbalanced quote"),
+        ('money"', "unbalanced quote"),
+        ('""', "empty phrase"),
+        ("OR bank", "OR needs"),
+        ("bank OR", "OR needs"),
+        ("bank OR OR fund", "OR needs"),
+        ("bank OR -fund", "excluded word cannot"),
+        ("bank - fund", "'-' needs a word"),
+    ],
+)
+def test_syntax_errors_are_one_line(query, reason):
+    with pytest.raises(QuerySyntaxError, match=reason) as raised:
+        parse_query(query)
+    assert "\n" not in str(raised.value)
+
+
+# --- the body -----------------------------------------------------------------------------------
+
+
+def test_each_word_must_match_a_phrase_is_a_phrase_and_exclusions_are_must_not():
+    query = search_body(SearchRequest('"money laundering" bank -fund'))["query"]["bool"]
+    phrase, word = query["must"]
+    assert phrase["multi_match"]["type"] == "phrase" and phrase["multi_match"]["query"] == "money laundering"
+    assert word["multi_match"]["operator"] == "and" and word["multi_match"]["query"] == "bank"
+    assert [clause["multi_match"]["query"] for clause in query["must_not"]] == ["fund"]
+    assert {"body", "body.exact", "body_fr", "body_de", "body_cjk"} <= set(word["multi_match"]["fields"])
+
+
+def test_cjk_words_are_searched_as_phrases():
+    (clause,) = search_body(SearchRequest("北京大学"))["query"]["bool"]["must"]
+    assert clause["multi_match"]["type"] == "phrase"
+
+
+def test_entity_filters_match_folded_names_aliases_and_canonical_names():
+    known = {"america": Known("United States", "GPE")}
+    request = SearchRequest("", persons=("biden",), locations=("America",))
+    filters = search_body(request, known)["query"]["bool"]["filter"]
+    person, place = filters[0]["bool"]["should"], filters[1]["bool"]["should"]
+    assert person == [{"terms": {"persons.folded": ["biden"]}}, {"terms": {"aliases.persons": ["biden"]}}]
+    assert place[0] == {"terms": {"locations.folded": ["America", "United States"]}}
+
+
+def test_facets_are_ordered_by_count_then_most_recent_article():
+    aggs = search_body(SearchRequest("x"))["aggs"]
+    assert aggs["persons"]["terms"]["order"] == [{"_count": "desc"}, {"latest": "desc"}]
+    assert aggs["persons"]["aggs"]["latest"] == {"max": {"field": "published_at"}}
+
+
+def test_results_carry_site_url_author_and_date():
+    source = search_body(SearchRequest("x"))["_source"]
+    assert {"url", "site_name", "author", "published_at", "title"} <= set(source)
+
+
+# --- on the real node ------------------------------------------------------------------------------
+
+
+def newsetl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "newsetl.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def search_json(*args: str) -> dict:
+    result = newsetl("search", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def titles(found: dict) -> set[str]:
+    return {hit["title"] for hit in found["hits"]}
+
+
+@pytest.mark.elasticsearch
+@pytest.mark.prefect
+@pytest.mark.slow
+def test_searches_users_know_on_the_real_node(es_settings, prefect_api, tmp_path):
+    from newsetl.flows.ingest import ingest
+
+    folder = tmp_path / "news"
+    shutil.copytree(FIXTURES, folder)
+    summary = ingest(folders=[str(folder)])
+    assert summary["written"] == 5
+
+    laundering, laundry, summit = "Regional bank fined over money laundering", "Laundry startup raises money", "Kim Jong-un travels to Vladivostok for talks"
+    assert titles(search_json('"money laundering"')) == {laundering}
+    assert titles(search_json("money laundering")) == {laundering, laundry}  # both words, not only "money"
+    assert titles(search_json("money -laundering")) == {"City council debates the budget"}
+    assert titles(search_json("vladivostok OR laundry")) == {summit, laundry}
+    assert titles(search_json("--person", "biden")) == {laundering}
+    assert titles(search_json("--person", "KIM JONG-UN")) == {summit}
+    assert titles(search_json("--person", "Joe Biden")) == titles(search_json("--person", "joe biden"))
+    one_place = [titles(search_json("--place", name)) for name in ("US", "U.S.", "United States", "america")]
+    assert one_place[0] == {laundering, laundry, summit} and all(found == one_place[0] for found in one_place)
+    facets = search_json("--place", "U.S.")["facets"]["locations"]
+    assert [facet for facet in facets if facet["key"] in {"US", "U.S.", "America", "United States"}] == [
+        {"key": "United States", "count": 3}
+    ]
+
+    french = search_json("maires")
+    assert [hit["language"] for hit in french["hits"]] == ["fr"]
+    assert "Emmanuel Macron" in search_json("--person", "macron")["hits"][0]["persons"]
+
+    hit = search_json('"money laundering"')["hits"][0]
+    assert "<em>" not in hit["title"] and "<em>" in " ".join(hit["snippets"])
+    bad = newsetl("search", '"money laundering')
+    assert bad.returncode == 1 and "unbalanced quote" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
