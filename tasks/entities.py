@@ -279,8 +279,8 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
     if rules.gazetteer:
         if fold(name) in knowledge.countries and label != "GPE":
             return "GPE"
-        if label == "PERSON" and len(words) == 1 and fold(name) in knowledge.cities:
-            return "GPE"
+        if label == "PERSON" and fold(name) in knowledge.cities:
+            return "GPE"  # "São Paulo", "Paraná"
     return label
 
 
