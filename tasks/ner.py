@@ -159,7 +159,7 @@ class ArticleReader:
 class NerModel:
     """What enrichment needs loaded once: the spaCy pipeline, language and date tools, worker pool."""
 
-    models: dict[str, Any]  # language -> spacy.Language
+    models: Mapping[str, Any]  # language -> spacy.Language (ner_models.LanguageModels: loaded on first use)
     names: dict[str, str]  # language -> the model package loaded
     language: str  # ISO 639-1: the first configured language, assumed when a text is too short to tell
     settings: EnrichSettings

@@ -4,7 +4,7 @@ Free of Prefect and of the rest of the pipeline, so that a spawned NER worker (t
 only what NER needs (Prefect alone takes ~0.8 s to import).
 
 The interface a worker needs:
-    models = load_models(settings)                      # once per worker process: language -> spacy.Language
+    models = load_models(settings)                      # once per worker process: language -> spacy.Language, loaded on first use
     spans = language_entity_spans(models, "fr", texts, ENTITY_LABELS, settings.batch_size)
 `ner_languages(settings)` tells, without loading anything, which languages get NER.
 """
@@ -68,9 +68,32 @@ def model_language(package: str) -> str:
     return str(spacy.util.load_meta(meta_path)["lang"])
 
 
-def load_models(settings: EnrichSettings) -> dict[str, Any]:
-    """Language -> spacy.Language with only the components NER needs, for every language with an installed model."""
-    return {language: _load(package, settings) for language, package in model_packages(settings).items()}
+class LanguageModels(Mapping[str, Any]):
+    """Language -> spacy.Language with only the components NER needs, each loaded on first use.
+
+    A run (or a worker) that meets no French article never pays for loading the French model.
+    """
+
+    def __init__(self, settings: EnrichSettings) -> None:
+        self.packages = model_packages(settings)
+        self._settings = settings
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, language: str) -> Any:
+        if language not in self._loaded:
+            self._loaded[language] = _load(self.packages[language], self._settings)
+        return self._loaded[language]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.packages)
+
+    def __len__(self) -> int:
+        return len(self.packages)
+
+
+def load_models(settings: EnrichSettings) -> LanguageModels:
+    """The models of every language with an installed model (each loaded when first used)."""
+    return LanguageModels(settings)
 
 
 def load_ner_pipeline(settings: EnrichSettings, language: str | None = None) -> tuple[Any, str]:
