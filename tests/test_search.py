@@ -151,3 +151,24 @@ def test_searches_users_know_on_the_real_node(es_settings, prefect_api, tmp_path
     assert "<em>" not in hit["title"] and "<em>" in " ".join(hit["snippets"])
     bad = newsetl("search", '"money laundering')
     assert bad.returncode == 1 and "unbalanced quote" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.elasticsearch
+def test_the_local_node_analyses_every_language_of_the_template_and_folds_names(es_node):
+    from newsetl.tasks.es.client import connect
+
+    template = json.loads((Path(__file__).parents[1] / "config" / "index_template.json").read_text())
+    properties = template["template"]["mappings"]["properties"]
+    analyzers = {field["analyzer"] for field in properties.values() if field.get("type") == "text" and "analyzer" in field}
+    assert {"english", "french", "german", "spanish", "italian", "portuguese", "dutch", "cjk"} <= analyzers
+    client = connect(es_node.es)
+    try:
+        tokens = {
+            analyzer: [t["token"] for t in client.indices.analyze(analyzer=analyzer, text="Les chevaux 北京大学")["tokens"]]
+            for analyzer in analyzers
+        }
+        folded = client.indices.analyze(tokenizer="standard", filter=["lowercase", "asciifolding"], text="Jong-Ün")
+    finally:
+        client.close()
+    assert tokens["french"][:1] == ["cheval"] and "北京" in tokens["cjk"]
+    assert [t["token"] for t in folded["tokens"]] == ["jong", "un"]
