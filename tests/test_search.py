@@ -128,7 +128,11 @@ def test_searches_users_know_on_the_real_node(es_settings, prefect_api, tmp_path
     summary = ingest(folders=[str(folder)])
     assert summary["written"] == 5
 
-    laundering, laundry, summit = "Regional bank fined over money laundering", "Laundry startup raises money", "Kim Jong-un travels to Vladivostok for talks"
+    laundering, laundry, summit = (
+        "Regional bank fined over money laundering",
+        "Laundry startup raises money",
+        "Kim Jong-un travels to Vladivostok for talks",
+    )
     assert titles(search_json('"money laundering"')) == {laundering}
     assert titles(search_json("money laundering")) == {laundering, laundry}  # both words, not only "money"
     assert titles(search_json("money -laundering")) == {"City council debates the budget"}
@@ -159,12 +163,16 @@ def test_the_local_node_analyses_every_language_of_the_template_and_folds_names(
 
     template = json.loads((Path(__file__).parents[1] / "config" / "index_template.json").read_text())
     properties = template["template"]["mappings"]["properties"]
-    analyzers = {field["analyzer"] for field in properties.values() if field.get("type") == "text" and "analyzer" in field}
+    analyzers = {
+        field["analyzer"] for field in properties.values() if field.get("type") == "text" and "analyzer" in field
+    }
     assert {"english", "french", "german", "spanish", "italian", "portuguese", "dutch", "cjk"} <= analyzers
     client = connect(es_node.es)
     try:
         tokens = {
-            analyzer: [t["token"] for t in client.indices.analyze(analyzer=analyzer, text="Les chevaux 北京大学")["tokens"]]
+            analyzer: [
+                t["token"] for t in client.indices.analyze(analyzer=analyzer, text="Les chevaux 北京大学")["tokens"]
+            ]
             for analyzer in analyzers
         }
         folded = client.indices.analyze(tokenizer="standard", filter=["lowercase", "asciifolding"], text="Jong-Ün")

@@ -9,7 +9,7 @@ from typing import Any
 
 from newsetl.tasks.dedupe import ClusterAssignment, ExactGroup
 from newsetl.tasks.entities import NAME_GROUPS
-from newsetl.tasks.records import EntityCount, Enrichment, Quarantine, SourceRef
+from newsetl.tasks.records import Enrichment, EntityCount, Quarantine, SourceRef
 
 PIPELINE_VERSION = "1"
 # ISO 639-1 language -> suffix of the title_<suffix>/body_<suffix> fields analysed in that language
