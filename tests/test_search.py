@@ -113,10 +113,6 @@ def search_json(*args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def titles(found: dict) -> set[str]:
-    return {hit["title"] for hit in found["hits"]}
-
-
 @pytest.mark.elasticsearch
 @pytest.mark.prefect
 @pytest.mark.slow
@@ -128,28 +124,34 @@ def test_searches_users_know_on_the_real_node(es_settings, prefect_api, tmp_path
     summary = ingest(folders=[str(folder)])
     assert summary["written"] == 5
 
-    laundering, laundry, summit = (
-        "Regional bank fined over money laundering",
-        "Laundry startup raises money",
-        "Kim Jong-un travels to Vladivostok for talks",
-    )
-    assert titles(search_json('"money laundering"')) == {laundering}
-    assert titles(search_json("money laundering")) == {laundering, laundry}  # both words, not only "money"
-    assert titles(search_json("money -laundering")) == {"City council debates the budget"}
-    assert titles(search_json("vladivostok OR laundry")) == {summit, laundry}
-    assert titles(search_json("--person", "biden")) == {laundering}
-    assert titles(search_json("--person", "KIM JONG-UN")) == {summit}
-    assert titles(search_json("--person", "Joe Biden")) == titles(search_json("--person", "joe biden"))
-    one_place = [titles(search_json("--place", name)) for name in ("US", "U.S.", "United States", "america")]
-    assert one_place[0] == {laundering, laundry, summit} and all(found == one_place[0] for found in one_place)
-    facets = search_json("--place", "U.S.")["facets"]["locations"]
-    assert [facet for facet in facets if facet["key"] in {"US", "U.S.", "America", "United States"}] == [
-        {"key": "United States", "count": 3}
-    ]
+    laundering, laundry = "Regional bank fined over money laundering", "Laundry startup raises money"
+    summit = "Kim Jong-un travels to Vladivostok for talks"
+    from newsetl.tasks.es.client import connect
+    from newsetl.tasks.search import search_articles
 
-    french = search_json("maires")
-    assert [hit["language"] for hit in french["hits"]] == ["fr"]
-    assert "Emmanuel Macron" in search_json("--person", "macron")["hits"][0]["persons"]
+    client = connect(es_settings.es)
+
+    def find(query: str = "", **filters: tuple[str, ...]) -> set[str]:
+        return {hit.title for hit in search_articles(client, es_settings.es, SearchRequest(query, **filters)).hits}
+
+    try:
+        assert find('"money laundering"') == {laundering}
+        assert find("money laundering") == {laundering, laundry}  # both words, not only "money"
+        assert find("money -laundering") == {"City council debates the budget"}
+        assert find("vladivostok OR laundry") == {summit, laundry}
+        assert find(persons=("biden",)) == find(persons=("joe biden",)) == find(persons=("Joe Biden",)) == {laundering}
+        assert find(persons=("KIM JONG-UN",)) == {summit}
+        one_place = [find(locations=(name,)) for name in ("US", "U.S.", "United States", "america")]
+        assert one_place[0] == {laundering, laundry, summit} and all(found == one_place[0] for found in one_place)
+        result = search_articles(client, es_settings.es, SearchRequest("", locations=("U.S.",)))
+        assert [f for f in result.facets["locations"] if f[0] in {"US", "U.S.", "America", "United States"}] == [
+            ("United States", 3)
+        ]
+        french = search_articles(client, es_settings.es, SearchRequest("maires")).hits
+        assert [hit.language for hit in french] == ["fr"] and "Emmanuel Macron" in french[0].persons
+        assert find(persons=("macron",)) == {french[0].title}
+    finally:
+        client.close()
 
     hit = search_json('"money laundering"')["hits"][0]
     assert "<em>" not in hit["title"] and "<em>" in " ".join(hit["snippets"])
