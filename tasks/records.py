@@ -135,6 +135,7 @@ class EntityCount:
     text: str
     label: str  # spaCy label: PERSON, ORG, GPE, LOC, FAC, NORP, EVENT, ...
     count: int
+    aliases: tuple[str, ...] = ()  # the other forms the article used (and a person's surname): what filters also match
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,8 @@ class RunSummary:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # Articles indexed without entities because no NER model of their language is installed, by language.
+    languages_without_ner: dict[str, int] = field(default_factory=dict)
     # The first files that went wrong, named in the run's log; the rest are in the quarantine index.
     problem_files: list[dict[str, str]] = field(default_factory=list)
 

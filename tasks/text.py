@@ -45,12 +45,19 @@ def comparison_form(text: str, keep_numbers: bool = False) -> str:
     return " ".join(WORD.findall(folded if keep_numbers else DIGITS.sub("0", folded)))
 
 
-CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+HAN_KANA = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def word_count(text: str) -> int:
-    """Words of a block, counting two CJK characters as one word (those scripts use no spaces)."""
-    return len(text.split()) + len(CJK.findall(text)) // 2
+    """Words of a block: spaced words, and in Chinese and Japanese (written without spaces) a word per two Han or
+    kana characters, about their average word length. Korean spaces its words, so they count as words."""
+    count = 0
+    for token in text.split():
+        characters = len(HAN_KANA.findall(token))
+        count += (characters + 1) // 2 if characters else 1
+    return count
 
 
 # What NER reads: curly apostrophes as ASCII ones, no-break and thin spaces as spaces. Same-length

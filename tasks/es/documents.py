@@ -8,9 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsetl.tasks.dedupe import ClusterAssignment, ExactGroup
-from newsetl.tasks.records import Enrichment, Quarantine, SourceRef
+from newsetl.tasks.entities import NAME_GROUPS
+from newsetl.tasks.records import Enrichment, EntityCount, Quarantine, SourceRef
 
 PIPELINE_VERSION = "1"
+# ISO 639-1 language -> suffix of the title_<suffix>/body_<suffix> fields analysed in that language
+# (config/index_template.json); articles in other languages are searched through title/body alone.
+LANGUAGE_FIELDS = {
+    "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt", "nl": "nl", "zh": "cjk", "ja": "cjk", "ko": "cjk",
+}  # fmt: skip
+ENTITY_GROUPS = ("persons", "organizations", "locations")
 
 
 def source_document(ref: SourceRef) -> dict[str, Any]:
@@ -58,6 +65,7 @@ def article_document(
         "locations": list(enrichment.locations),
         "other_entities": list(enrichment.other_entities),
         "entities": [{"text": e.text, "label": e.label, "count": e.count} for e in enrichment.entities],
+        "aliases": entity_aliases(enrichment.entities),
         "sources": [source_document(ref) for ref in group.sources],
         "source_count": len(group.sources),
         "group": article.group,
@@ -69,7 +77,24 @@ def article_document(
         "ner_applied": enrichment.ner_applied,
         "ingested_at": ingested_at,
         "pipeline_version": PIPELINE_VERSION,
+        **language_fields(enrichment.language, article.title, article.body),
     }
+
+
+def language_fields(language: str | None, title: str, body: str) -> dict[str, str]:
+    """The title and body again under the fields analysed in the article's language, if the index has them."""
+    suffix = LANGUAGE_FIELDS.get(language or "")
+    return {f"title_{suffix}": title, f"body_{suffix}": body} if suffix else {}
+
+
+def entity_aliases(entities: Sequence[EntityCount]) -> dict[str, list[str]]:
+    """Per entity group, the other names the article used for its entities (and persons' surnames)."""
+    groups: dict[str, set[str]] = {group: set() for group in ENTITY_GROUPS}
+    for entity in entities:
+        group = NAME_GROUPS.get(entity.label)
+        if group in groups:
+            groups[group].update(entity.aliases)
+    return {group: sorted(names) for group, names in groups.items()}
 
 
 def utc_now() -> str:
