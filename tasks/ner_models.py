@@ -6,12 +6,14 @@ only what NER needs (Prefect alone takes ~0.8 s to import).
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import spacy
 import spacy.util
 
+from newsetl.children import die_with_parent
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.errors import ConfigurationError
 
@@ -79,6 +81,8 @@ def entity_spans(nlp: Any, texts: Sequence[str], labels: Collection[str], batch_
 
 def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
     """Worker loop: load the model, then find the entities of chunks until told to stop."""
+    # A killed run must not leave its workers waiting on the queue forever.
+    die_with_parent(multiprocessing.parent_process().pid)
     nlp, _ = load_ner_pipeline(settings)
     for number, texts in iter(tasks.get, None):
         try:
