@@ -12,13 +12,15 @@ import ctypes.util
 import os
 import signal
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 
 # NOTE: looked up here, in the parent: loading a library between fork and exec may deadlock
 # when other threads of the parent held the loader's lock at the fork.
-_prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl if sys.platform == "linux" else None
+_prctl = (
+    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl if sys.platform == "linux" else None
+)
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 from newsetl.config.settings import Settings, SettingsError, load_settings
 from newsetl.tasks.errors import NewsetlError
 
-
 # Exit status (CONTRACT.md): 0 completed (quarantined or skipped files included), 3 completed with
 # `failed` files (the next run retries them), 1 could not run, 2 bad usage (argparse).
 EXIT_FAILED_FILES = 3
@@ -47,14 +46,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("NEWSETL_TRACEBACK"):
             raise
         reason = (str(error).strip().splitlines() or [""])[0]
-        print(f"newsetl: {type(error).__name__}: {reason}" if reason else f"newsetl: {type(error).__name__}", file=sys.stderr)
+        name = type(error).__name__
+        print(f"newsetl: {name}: {reason}" if reason else f"newsetl: {name}", file=sys.stderr)
         return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="newsetl",
-        description="Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index.",
+        description=(
+            "Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index."
+        ),
         epilog=(
             "Settings: config/settings.toml, overridden by NEWSETL_* environment variables (see README). "
             "Exit status: 0 done, 3 done but some files failed (the next run retries them), 1 error, 2 bad usage."
@@ -63,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(metavar="COMMAND")
 
     def command(name: str, help_text: str, description: str = "") -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_text, description=description or help_text[:1].upper() + help_text[1:] + ".")
+        return commands.add_parser(name, help=help_text, description=description or sentence(help_text))
 
-    es = command("es", "the local single-node Elasticsearch (no Docker)",
-                 "The local single-node Elasticsearch on 127.0.0.1 at the port of NEWSETL_ES_URL (no Docker).")  # fmt: skip
+    es = command(
+        "es", "the local single-node Elasticsearch (no Docker)",
+        "The local single-node Elasticsearch on 127.0.0.1 at the port of NEWSETL_ES_URL (no Docker).",
+    )  # fmt: skip
     es.set_defaults(help_of=es)
     es_commands = es.add_subparsers(metavar="ACTION")
     for name, handler, help_text in (
@@ -79,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         action.set_defaults(handler=handler)
 
     up = command(
-        "up", "start the local installation in the background: Elasticsearch, Prefect server and UI, deployments runner",
+        "up", "start the local installation in the background: Elasticsearch, Prefect server + UI, runner",
         "Start, in the background, what a local installation needs: the local Elasticsearch (unless one answers at "
         "NEWSETL_ES_URL), a Prefect server with its UI (SQLite under [services] home) and the deployments runner "
         "(`newsetl serve`). Returns once all answer. Safe to repeat. `newsetl down` stops it all.",
     )  # fmt: skip
-    up.add_argument("--json", action="store_true", help="print one JSON object (prefect_api_url, prefect_ui_url, es_url)")
+    up.add_argument(
+        "--json", action="store_true", help="print one JSON object (prefect_api_url, prefect_ui_url, es_url)"
+    )
     up.set_defaults(handler=up_command)
     down = command("down", "stop what `newsetl up` started, and nothing else")
     down.add_argument("--json", action="store_true", help="print one JSON object")
@@ -116,8 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     process.set_defaults(handler=process_command)
 
-    search = command("search", "full-text search with filters",
-                     "Full-text search: words ANDed, \"phrases\", OR, -word; filters by entity and publication date.")  # fmt: skip
+    search = command(
+        "search", "full-text search with filters",
+        "Full-text search: words ANDed, \"phrases\", OR, -word; filters by entity and publication date.",
+    )  # fmt: skip
     search.add_argument("query", nargs="?", default="", help="words to look for (english-analysed)")
     search.add_argument("--person", action="append", default=[], help="only articles naming this person (repeatable)")
     search.add_argument("--org", action="append", default=[], help="only articles naming this organization")
@@ -130,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(handler=search_command)
 
     rebuild = command("rebuild", "build the next index version and switch the alias to it")
-    rebuild.add_argument("paths", nargs="*", metavar="PATH", help="ingest these again into the new version (default: copy documents)")
+    rebuild.add_argument(
+        "paths", nargs="*", metavar="PATH", help="ingest these again into the new version (default: copy documents)"
+    )
     rebuild.add_argument("--delete-old", action="store_true", help="delete the previous version once the alias moved")
     rebuild.add_argument("--json", action="store_true", help="print one JSON object")
     add_display_arguments(rebuild)
@@ -164,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="folders (recursive) or files")
     parser.add_argument("--include", action="append", help="glob pattern of files to take (repeatable)")
@@ -174,8 +188,12 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_display_arguments(parser: argparse.ArgumentParser) -> None:
     display = parser.add_mutually_exclusive_group()
-    display.add_argument("--quiet", "-q", action="store_true", help="no progress display (none either when stderr is no terminal)")
-    display.add_argument("--verbose", "-v", action="store_true", help="also show Prefect's line for every flow and task run")
+    display.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress display (none either when stderr is no terminal)"
+    )
+    display.add_argument(
+        "--verbose", "-v", action="store_true", help="also show Prefect's line for every flow and task run"
+    )
 
 
 def existing_paths(paths: Sequence[str]) -> list[str]:
@@ -251,8 +269,12 @@ def down_command(args: argparse.Namespace, settings: Settings) -> int:
     from newsetl import services
 
     result = services.down(settings)
-    emit(result, args.json, lambda r: f"stopped: {', '.join(r['stopped'])}" if r["stopped"] else "nothing of `newsetl up` was running")
+    emit(result, args.json, render_down)
     return 0
+
+
+def render_down(result: dict[str, Any]) -> str:
+    return f"stopped: {', '.join(result['stopped'])}" if result["stopped"] else "nothing of `newsetl up` was running"
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -265,21 +287,24 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def render_status(result: dict[str, Any]) -> str:
     es, server, runner, index = result["elasticsearch"], result["prefect_server"], result["runner"], result["index"]
+    by_up = " (started by up)" if es["started_by_up"] else ""
+    where = f" at {server['ui_url']}" if server["url"] else " (no `newsetl up`, no PREFECT_API_URL)"
     lines = [
-        f"elasticsearch  {es['health'] or 'not answering'} at {es['url']}" + (" (started by up)" if es["started_by_up"] else ""),
-        f"prefect server {'up' if server['healthy'] else 'not answering'}" + (f" at {server['ui_url']}" if server["url"] else " (no `newsetl up`, no PREFECT_API_URL)"),
-        f"runner         " + (f"serving (pid {runner['pid']})" if runner["pid"] else "not running"),
-    ]  # fmt: skip
+        f"elasticsearch  {es['health'] or 'not answering'} at {es['url']}{by_up}",
+        f"prefect server {'up' if server['healthy'] else 'not answering'}{where}",
+        "runner         " + (f"serving (pid {runner['pid']})" if runner["pid"] else "not running"),
+    ]
     if index:
-        lines.append(f"index          {index['alias']}: {index['articles'] if index['articles'] is not None else 'no index yet'} articles, "
-                     f"{index['quarantined'] or 0} quarantined")  # fmt: skip
+        articles = index["articles"] or 0  # None: no index yet
+        lines.append(f"index          {index['alias']}: {articles} articles, {index['quarantined'] or 0} quarantined")
     if server["healthy"]:
-        lines.append(f"run by hand    {server['ui_url']}/deployments → ingest / manual → Run → Custom run (set folders)")
+        lines.append(f"run by hand    {server['ui_url']}/deployments → ingest / manual → Run → Custom run")
     if result["last_runs"]:
         lines.append("last runs:")
         for run in result["last_runs"]:
             where = f"{run['flow']}/{run['deployment']}" if run["deployment"] else f"{run['flow']} (command line)"
-            lines.append(f"  {(run['start_time'] or '')[:19]}  {run['state']:<10} {where}  {run['name']}  {run['seconds']}s")
+            started = (run["start_time"] or "")[:19]
+            lines.append(f"  {started}  {run['state']:<10} {where}  {run['name']}  {run['seconds']}s")
     return "\n".join(lines)
 
 
@@ -317,7 +342,8 @@ def flow_session(args: argparse.Namespace, settings: Settings, title: str) -> It
     from newsetl import services
 
     api_url = os.environ.get("PREFECT_API_URL") or services.prefect_api_url(settings)
-    temporary = services.temporary_prefect_api(settings.services.start_timeout) if api_url is None else nullcontext(api_url)
+    timeout = settings.services.start_timeout
+    temporary = services.temporary_prefect_api(timeout) if api_url is None else nullcontext(api_url)
     previous = os.environ.get("PREFECT_API_URL")
     with temporary as url:
         os.environ["PREFECT_API_URL"] = url
@@ -332,7 +358,8 @@ def flow_session(args: argparse.Namespace, settings: Settings, title: str) -> It
         show = not args.quiet and sys.stderr.isatty()
         ui_url = url.removesuffix("/api") if api_url else None  # a temporary server has no UI
         try:
-            with temporary_settings(updates={PREFECT_API_URL: url}), TerminalProgress(title, ui_url) if show else nullcontext():
+            display = TerminalProgress(title, ui_url) if show else nullcontext()
+            with temporary_settings(updates={PREFECT_API_URL: url}), display:
                 yield
         finally:
             APILogHandler().flush()  # the run's last log lines, while the API still answers
@@ -361,7 +388,8 @@ def process_command(args: argparse.Namespace, settings: Settings) -> int:
     with flow_session(args, settings, "process"):
         from newsetl.flows.ingest import process
 
-        summary = process(folders=paths, output=os.path.abspath(args.output), include=args.include, exclude=args.exclude)
+        output = os.path.abspath(args.output)
+        summary = process(folders=paths, output=output, include=args.include, exclude=args.exclude)
     summary = with_wall_time(summary, args)
     emit(summary, args.json, render_summary)
     return exit_status(summary)
@@ -442,6 +470,11 @@ def strip_tags(text: str, keep_marks: bool = False) -> str:
     return text.replace("<em>", "").replace("</em>", "").replace("\n", " ")
 
 
+def render_rebuild(result: dict[str, Any], alias: str) -> str:
+    new, old, seconds = result["new_index"], result["old_index"], result["wall_seconds"]
+    return f"alias {alias} now points to {new} (was {old}) in {seconds:.1f}s"
+
+
 def rebuild_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths) if args.paths else None
     with flow_session(args, settings, "rebuild"):
@@ -449,7 +482,7 @@ def rebuild_command(args: argparse.Namespace, settings: Settings) -> int:
 
         result = rebuild(folders=paths, delete_old=args.delete_old)
     result = with_wall_time(result, args)
-    emit(result, args.json, lambda r: f"alias {settings.es.index} now points to {r['new_index']} (was {r['old_index']}) in {r['wall_seconds']:.1f}s")
+    emit(result, args.json, lambda r: render_rebuild(r, settings.es.index))
     return exit_status(result)
 
 

@@ -48,11 +48,10 @@ class TerminalProgress:
         self.console = console or Console(stderr=True)
         self.title = title
         self.ui_url = ui_url
-        self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-            RateColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("elapsed"), TimeElapsedColumn(),
-            console=self.console,
-        )  # fmt: skip
+        columns = [SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn()]
+        columns += [TextColumn("files"), RateColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        columns += [TextColumn("elapsed"), TimeElapsedColumn()]
+        self.progress = Progress(*columns, console=self.console)
         self.rows: dict[str, TaskID] = {}
         self.waiting: TaskID | None = None
         self.handler = _EventHandler(self)
@@ -67,7 +66,9 @@ class TerminalProgress:
         self._consoles = route_prefect_console(self.console)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         PROGRESS_LOGGER.removeHandler(self.handler)
         PROGRESS_LOGGER.setLevel(logging.NOTSET)
         PROGRESS_LOGGER.propagate = True
@@ -94,7 +95,9 @@ class TerminalProgress:
         where = f"  {self.ui_url}/runs/flow-run/{event.run_id}" if self.ui_url and event.run_id else ""
         unchanged = event.files_seen - event.total
         self.console.print(
-            f"{self.title}: {event.files_seen} files found, {event.total} to read" + (f" ({unchanged} unchanged or refused)" if unchanged > 0 else "") + where,
+            f"{self.title}: {event.files_seen} files found, {event.total} to read"
+            + (f" ({unchanged} unchanged or refused)" if unchanged > 0 else "")
+            + where,
             highlight=False,
         )
         if event.total:

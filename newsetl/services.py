@@ -20,13 +20,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from newsetl.config.settings import Settings
 from newsetl.children import die_with
+from newsetl.config.settings import Settings
 from newsetl.tasks.errors import NewsetlError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +244,9 @@ def wait_until(check, timeout: float, what: str, process: ServiceProcess | None 
             return result
         if process is not None and not process.alive():
             reap(process.pid)
-            raise ServiceError(f"{what}: {process.name} exited. Last lines of {process.log}:\n{log_tail(Path(process.log))}")
+            raise ServiceError(
+                f"{what}: {process.name} exited. Last lines of {process.log}:\n{log_tail(Path(process.log))}"
+            )
         if time.monotonic() > deadline:
             raise ServiceError(f"{what}: no answer after {timeout:.0f}s" + (f"; see {process.log}" if process else ""))
         time.sleep(0.3)
@@ -300,12 +303,24 @@ def up(settings: Settings) -> dict[str, Any]:
     else:
         if port_in_use(port):
             raise ServiceError(
-                f"port {port} is in use by another program; set NEWSETL_SERVICES_PREFECT_PORT to a free port for the Prefect server"
+                f"port {port} is in use by another program; "
+                "set NEWSETL_SERVICES_PREFECT_PORT to a free port for the Prefect server"
             )
         layout.prefect_home.mkdir(parents=True, exist_ok=True)
         api = f"http://127.0.0.1:{port}/api"
         env = child_env(PREFECT_HOME=str(layout.prefect_home), PREFECT_UI_API_URL=api, PREFECT_SERVER_UI_ENABLED="true")
-        command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"]
+        command = [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--analytics-off",
+        ]
         server = start_process("prefect_server", command, env, layout.logs / "prefect-server.log")
         processes["prefect_server"] = asdict(server)
         state.update(processes=processes, prefect_port=port)
@@ -370,7 +385,12 @@ def status(settings: Settings) -> dict[str, Any]:
     api_url = prefect_api_url(settings) or os.environ.get("PREFECT_API_URL") or None
     server, runner = service_of(state, "prefect_server"), service_of(state, "runner")
     result: dict[str, Any] = {
-        "elasticsearch": {"url": node.url, "health": node.health, "version": node.version, "started_by_up": bool(state.get("es_started_by_up"))},
+        "elasticsearch": {
+            "url": node.url,
+            "health": node.health,
+            "version": node.version,
+            "started_by_up": bool(state.get("es_started_by_up")),
+        },
         "prefect_server": {
             "url": api_url,
             "ui_url": api_url.removesuffix("/api") if api_url else None,
@@ -425,7 +445,13 @@ def temporary_prefect_api(timeout: float) -> Iterator[str]:
 
     site_packages = Path(importlib.util.find_spec("prefect").origin).parents[1]  # without importing prefect
     port = free_port()
-    env = {**os.environ, "PREFECT_SERVER_UI_ENABLED": "false", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1", **QUIET_ENV}
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+        **QUIET_ENV,
+    }
     env.pop("PREFECT_API_URL", None)
     command = [
         sys.executable, "-m", "uvicorn", "--app-dir", str(site_packages), "--factory",
@@ -440,7 +466,10 @@ def temporary_prefect_api(timeout: float) -> Iterator[str]:
             if process.poll() is not None:
                 raise ServiceError(f"the temporary Prefect API server exited with {process.returncode}")
             if time.monotonic() > deadline:
-                raise ServiceError(f"the temporary Prefect API server did not answer within {timeout:.0f}s (start `newsetl up` once instead)")
+                raise ServiceError(
+                    f"the temporary Prefect API server did not answer within {timeout:.0f}s "
+                    "(start `newsetl up` once instead)"
+                )
             time.sleep(0.2)
         yield api_url
     finally:

@@ -41,7 +41,12 @@ def test_a_run_outside_prefect_publishes_its_progress_as_events_and_makes_no_art
         PROGRESS_LOGGER.removeHandler(collect)
         PROGRESS_LOGGER.setLevel(logging.NOTSET)
     assert progress.artifact_id is None
-    assert [(e.stage, e.done, e.total) for e in collect.events] == [("start", 0, 10), ("read", 4, 10), ("indexed", 4, 10), ("read", 10, 10)]
+    assert [(e.stage, e.done, e.total) for e in collect.events] == [
+        ("start", 0, 10),
+        ("read", 4, 10),
+        ("indexed", 4, 10),
+        ("read", 10, 10),
+    ]
     assert collect.events[0].files_seen == 12
 
 
@@ -61,7 +66,9 @@ def test_the_terminal_display_shows_files_done_of_the_total_per_stage():
 @pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.elasticsearch
-def test_a_run_on_a_terminal_shows_n_of_n_files_and_no_task_lines_and_a_pipe_gets_no_bars(es_settings, prefect_api, tmp_path):
+def test_a_run_on_a_terminal_shows_n_of_n_files_and_no_task_lines_and_a_pipe_gets_no_bars(
+    es_settings, prefect_api, tmp_path
+):
     if not shutil.which("script"):
         pytest.skip("util-linux `script` is needed for a terminal")
     folder = tmp_path / "articles"
@@ -69,14 +76,18 @@ def test_a_run_on_a_terminal_shows_n_of_n_files_and_no_task_lines_and_a_pipe_get
     files = sum(1 for path in folder.rglob("*") if path.is_file())
     env = dict(os.environ, COLUMNS="150")
     command = f"{sys.executable} -m newsetl.cli run {folder}"
-    terminal = subprocess.run(["script", "-qfec", command, "/dev/null"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    terminal = subprocess.run(
+        ["script", "-qfec", command, "/dev/null"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.stdout)
     assert terminal.returncode == 0, shown[-2000:]
     assert f"{files}/{files} files" in shown
     assert "Task run" not in shown and "Finished in state" not in shown
     assert re.search(rf"files_seen={files} .* in \d+\.\ds \(pipeline \d+\.\ds\)", shown)
 
-    piped = subprocess.run([*command.split(), "--force", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    piped = subprocess.run(
+        [*command.split(), "--force", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert piped.returncode == 0, piped.stderr
     assert "━" not in piped.stderr and "files/s" not in piped.stderr
     summary = json.loads(piped.stdout.splitlines()[-1])

@@ -77,7 +77,9 @@ def test_up_serves_the_deployments_a_cli_run_shows_on_its_server_and_down_leaves
 
     again = newsetl("up", "--json", env=env)  # idempotent: the same processes
     assert again.returncode == 0 and json.loads(again.stdout.splitlines()[-1]) == urls
-    assert {n: e["pid"] for n, e in json.loads((tmp_path / "services" / "up.json").read_text())["processes"].items()} == pids
+    assert {
+        n: e["pid"] for n, e in json.loads((tmp_path / "services" / "up.json").read_text())["processes"].items()
+    } == pids
 
     run = newsetl("run", str(SAMPLES), "--json", env=env)
     assert run.returncode == 0, run.stderr
@@ -109,7 +111,12 @@ def test_down_leaves_a_process_alone_whose_pid_was_recycled(tmp_path, monkeypatc
     monkeypatch.setenv("NEWSETL_SERVICES_HOME", str(tmp_path))
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        recycled = {"name": "runner", "pid": sleeper.pid, "start_time": services.process_start_time(sleeper.pid) - 1, "log": ""}
+        recycled = {
+            "name": "runner",
+            "pid": sleeper.pid,
+            "start_time": services.process_start_time(sleeper.pid) - 1,
+            "log": "",
+        }
         services.write_state(services.Layout(tmp_path), {"processes": {"runner": recycled}})
         assert services.down(load_settings()) == {"stopped": []}
         assert sleeper.poll() is None
