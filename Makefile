@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: setup lock lint demo test browser eval bench es-start es-stop clean
+.PHONY: setup lock lint demo down test browser eval bench es-start es-stop clean
 
 ## setup: .venv with newsetl, its dependencies and the spaCy model, exactly as uv.lock pins them (idempotent)
 setup: $(STAMP)
@@ -31,11 +31,15 @@ lock: | $(BIN)/uv
 lint: setup
 	$(BIN)/ruff check .
 
-## demo: a local Elasticsearch (unless one answers), the sample articles ingested, a search
+## demo: `newsetl up` (Elasticsearch unless one answers, Prefect server + UI, deployments runner),
+## the sample articles ingested (a run in the UI), a search, and where to click; `newsetl down` stops it
 demo: setup
-	$(BIN)/newsetl es start
+	$(BIN)/newsetl up
 	$(BIN)/newsetl run samples/articles
 	$(BIN)/newsetl search "central bank"
+	@echo
+	$(BIN)/newsetl status
+	@echo "Stop everything with: $(BIN)/newsetl down"
 
 ## test: the whole suite; the tests start their own Elasticsearch node and Prefect server
 test: setup browser lint
@@ -58,6 +62,10 @@ eval: setup
 bench: setup
 	$(BIN)/newsetl bench
 
+## down: stop what `newsetl up` (and so `make demo`) started
+down:
+	-$(BIN)/newsetl down
+
 es-start: setup
 	$(BIN)/newsetl es start
 
@@ -65,5 +73,6 @@ es-stop: setup
 	$(BIN)/newsetl es stop
 
 clean:
+	-$(BIN)/newsetl down
 	-$(BIN)/newsetl es stop
 	rm -rf $(VENV) .newsetl localnode/target test-artifacts

@@ -144,6 +144,13 @@ class KibanaSettings:
 
 
 @dataclass(frozen=True)
+class ServicesSettings:
+    home: str = ".newsetl"
+    prefect_port: int = 4200
+    start_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
 class Settings:
     es: ElasticsearchSettings = ElasticsearchSettings()
     local_es: LocalElasticsearchSettings = LocalElasticsearchSettings()
@@ -155,6 +162,7 @@ class Settings:
     flow: FlowSettings = FlowSettings()
     kibana: KibanaSettings = KibanaSettings()
     bench: BenchSettings = BenchSettings()
+    services: ServicesSettings = ServicesSettings()
 
 
 SECRET_FIELDS = {("es", "api_key"), ("es", "password"), ("kibana", "api_key"), ("kibana", "password")}

@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from newsetl.config.settings import Settings, load_settings
-from newsetl.flows.report import publish_progress, publish_summary, start_progress
+from newsetl.flows.report import RunProgress, publish_summary
 from newsetl.tasks.clean import clean_batch_task
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
@@ -83,16 +83,14 @@ def run_pipeline(
     found = discover_task(roots, settings.discover, summary)
     plan = plan_run_task(quote(found), store, roots, force, since, summary)
     record_quarantine_task(quote(found.quarantined), quote(plan.known), store, summary)
-    progress = start_progress(len(plan.to_read))
-    done = 0
+    progress = RunProgress(summary.files_seen, len(plan.to_read))
     with NerSession(settings.enrich) as ner:
-        for extracted in extracted_ahead(plan, settings, ner, summary):
+        for extracted in extracted_ahead(plan, settings, ner, summary, progress):
             cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary)
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
-            done += len(extracted.files)
-            publish_progress(progress, done, len(plan.to_read))
+            progress.advance("indexed", len(extracted.files))
     remove_deleted_task(quote(plan.deleted), store, settings, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     publish_summary(summary, get_run_logger())
@@ -100,7 +98,7 @@ def run_pipeline(
 
 
 def extracted_ahead(
-    plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary
+    plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary, progress: RunProgress
 ) -> Iterator[ExtractedBatch]:
     """The batches to read, extracted; each is handed on once the next one is extracted and its NER started.
 
@@ -113,6 +111,7 @@ def extracted_ahead(
             quote(plan.to_read[start : start + settings.flow.batch_size]), settings.extract, summary
         )
         start_ner_task(quote(extracted), quote(plan.known), ner, summary)
+        progress.advance("read", len(extracted.files))
         if waiting is not None:
             yield waiting
         waiting = extracted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from uuid import UUID
 
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
@@ -12,22 +13,52 @@ from newsetl.tasks.records import RunSummary
 
 SUMMARY_ARTIFACT_KEY = "ingest-summary"
 TOP_REASONS = 5
+# A terminal's progress display listens here (newsetl/progress.py); DEBUG, so nothing else shows it.
+PROGRESS_LOGGER = logging.getLogger("newsetl.progress")
 
 
 def in_flow_run() -> bool:
     return FlowRunContext.get() is not None
 
 
-def start_progress(total_files: int) -> UUID | None:
-    """A progress artifact for the files this run reads (unchanged ones are not read)."""
-    if not in_flow_run():
-        return None
-    return create_progress_artifact(progress=0.0 if total_files else 100.0, description=f"{total_files} files to read")
+@dataclass(frozen=True)
+class ProgressEvent:
+    """How far a run is: `done` of `total` files through a stage (`start`: the plan; `read`; `indexed`)."""
+
+    stage: str
+    done: int
+    total: int
+    files_seen: int = 0
+    run_id: str = ""
+    run_name: str = ""
 
 
-def publish_progress(progress_id: UUID | None, done: int, total: int) -> None:
-    if progress_id is not None and total:
-        update_progress_artifact(progress_id, progress=round(100.0 * done / total, 1))
+class RunProgress:
+    """A run's progress: the progress artifact in Prefect, and events for a terminal on PROGRESS_LOGGER."""
+
+    def __init__(self, files_seen: int, total_files: int) -> None:
+        self.total = total_files
+        self.done = {"read": 0, "indexed": 0}
+        self.artifact_id: UUID | None = None
+        run_id = run_name = ""
+        context = FlowRunContext.get()
+        if context is not None and context.flow_run is not None:
+            run_id, run_name = str(context.flow_run.id), context.flow_run.name
+            self.artifact_id = create_progress_artifact(
+                progress=0.0 if total_files else 100.0, description=f"{total_files} files to read"
+            )
+        self._emit(ProgressEvent("start", 0, total_files, files_seen, run_id, run_name))
+
+    def advance(self, stage: str, files: int) -> None:
+        """`files` more files went through `stage` (read, indexed)."""
+        self.done[stage] += files
+        self._emit(ProgressEvent(stage, self.done[stage], self.total))
+        if stage == "indexed" and self.artifact_id is not None and self.total:
+            update_progress_artifact(self.artifact_id, progress=round(100.0 * self.done[stage] / self.total, 1))
+
+    @staticmethod
+    def _emit(event: ProgressEvent) -> None:
+        PROGRESS_LOGGER.debug("%s %d/%d", event.stage, event.done, event.total, extra={"progress": event})
 
 
 def summary_markdown(summary: RunSummary) -> str:

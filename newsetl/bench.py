@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from newsetl.children import die_with_parent
 from newsetl.config.settings import BenchSettings, ElasticsearchSettings, EnrichSettings, ExtractSettings, Settings
 from newsetl.tasks.errors import NewsetlError
 
@@ -429,6 +430,7 @@ def bare_nlp_pipe(texts: Sequence[str], settings: EnrichSettings, processes: int
 def _nlp_pipe_runner(settings: EnrichSettings, texts: list[str], processes: int, results: Any) -> None:
     from newsetl.tasks.ner_models import load_ner_pipeline
 
+    die_with_parent(multiprocessing.parent_process().pid)  # a killed bench takes its workers along
     nlp, _ = load_ner_pipeline(settings)
     started, cpu = time.perf_counter(), _own_and_children_cpu()
     for _ in nlp.pipe(texts, n_process=processes, batch_size=settings.batch_size):
@@ -474,6 +476,7 @@ def bare_ner_compute(texts: Sequence[str], settings: EnrichSettings, processes: 
 def _compute_worker(settings: EnrichSettings, texts: list[str], ready: Any, results: Any) -> None:
     from newsetl.tasks.ner_models import load_ner_pipeline
 
+    die_with_parent(multiprocessing.parent_process().pid)  # a killed bench takes its workers along
     nlp, _ = load_ner_pipeline(settings)
     ready.wait(timeout=300)
     started, started_cpu = time.perf_counter(), time.process_time()

@@ -6,14 +6,21 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from newsetl.config.settings import Settings, SettingsError, load_settings
 from newsetl.tasks.errors import NewsetlError
 
+# Exit status (CONTRACT.md): 0 completed (quarantined or skipped files included), 3 completed with
+# `failed` files (the next run retries them), 1 could not run, 2 bad usage (argparse).
+EXIT_FAILED_FILES = 3
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     if os.environ.get("PREFECT_API_URL", None) == "":
@@ -22,8 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
-        parser.print_help()
+        # `newsetl es` without an action shows the help of `es`, not of newsetl.
+        getattr(args, "help_of", parser).print_help()
         return 2
+    args.started = started
     try:
         settings = load_settings()
         return args.handler(args, settings) or 0
@@ -33,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsetl: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - a user sees one line; NEWSETL_TRACEBACK=1 shows the rest
+        if os.environ.get("NEWSETL_TRACEBACK"):
+            raise
+        reason = (str(error).strip().splitlines() or [""])[0]
+        name = type(error).__name__
+        print(f"newsetl: {name}: {reason}" if reason else f"newsetl: {name}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,22 +57,53 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index."
         ),
-        epilog="Settings: config/settings.toml, overridden by NEWSETL_* environment variables (see README).",
+        epilog=(
+            "Settings: config/settings.toml, overridden by NEWSETL_* environment variables (see README). "
+            "Exit status: 0 done, 3 done but some files failed (the next run retries them), 1 error, 2 bad usage."
+        ),
     )
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    es = commands.add_parser("es", help="the local single-node Elasticsearch (no Docker)")
+    def command(name: str, help_text: str, description: str = "") -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=description or sentence(help_text))
+
+    es = command(
+        "es", "the local single-node Elasticsearch (no Docker)",
+        "The local single-node Elasticsearch on 127.0.0.1 at the port of NEWSETL_ES_URL (no Docker).",
+    )  # fmt: skip
+    es.set_defaults(help_of=es)
     es_commands = es.add_subparsers(metavar="ACTION")
     for name, handler, help_text in (
         ("start", es_start, "start it and wait until healthy (no-op when running)"),
         ("stop", es_stop, "stop it"),
         ("status", es_status, "show whether it runs and how healthy it is"),
     ):
-        action = es_commands.add_parser(name, help=help_text)
+        action = es_commands.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".")
         action.add_argument("--json", action="store_true", help="print one JSON object")
         action.set_defaults(handler=handler)
 
-    run = commands.add_parser("run", help="run the ingest flow once, locally, into Elasticsearch")
+    up = command(
+        "up", "start the local installation in the background: Elasticsearch, Prefect server + UI, runner",
+        "Start, in the background, what a local installation needs: the local Elasticsearch (unless one answers at "
+        "NEWSETL_ES_URL), a Prefect server with its UI (SQLite under [services] home) and the deployments runner "
+        "(`newsetl serve`). Returns once all answer. Safe to repeat. `newsetl down` stops it all.",
+    )  # fmt: skip
+    up.add_argument(
+        "--json", action="store_true", help="print one JSON object (prefect_api_url, prefect_ui_url, es_url)"
+    )
+    up.set_defaults(handler=up_command)
+    down = command("down", "stop what `newsetl up` started, and nothing else")
+    down.add_argument("--json", action="store_true", help="print one JSON object")
+    down.set_defaults(handler=down_command)
+    status = command("status", "show the services, the index's article and quarantine counts, and the last runs")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(handler=status_command)
+
+    run = command(
+        "run", "run the ingest flow once into Elasticsearch",
+        "Run the ingest flow once into Elasticsearch, on the Prefect API of `newsetl up` or PREFECT_API_URL "
+        "(else a temporary one). Exit status 0 when done, 3 when some files failed (retried by the next run).",
+    )  # fmt: skip
     add_input_arguments(run)
     run.add_argument("--force", action="store_true", help="re-read files even when unchanged")
     run.add_argument("--since", help="only re-read files modified at or after this ISO date/time")
@@ -64,52 +111,71 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, help="files per batch (default: [flow] batch_size)")
     run.set_defaults(handler=run_command)
 
-    process = commands.add_parser("process", help="the same pipeline without Elasticsearch, to JSON lines")
+    process = command(
+        "process", "the same pipeline without Elasticsearch, to JSON lines",
+        "The ingest pipeline without Elasticsearch: one article document per line to --output, quarantine "
+        "records to OUTPUT.quarantine.jsonl.",
+    )  # fmt: skip
     add_input_arguments(process)
     process.add_argument(
         "--output", "-o", required=True, help="articles as JSON lines (quarantine: FILE.quarantine.jsonl)"
     )
     process.set_defaults(handler=process_command)
 
-    search = commands.add_parser("search", help="full-text search with filters")
+    search = command(
+        "search", "full-text search with filters",
+        "Full-text search: words ANDed, \"phrases\", OR, -word; filters by entity and publication date.",
+    )  # fmt: skip
     search.add_argument("query", nargs="?", default="", help="words to look for (english-analysed)")
     search.add_argument("--person", action="append", default=[], help="only articles naming this person (repeatable)")
     search.add_argument("--org", action="append", default=[], help="only articles naming this organization")
     search.add_argument("--place", action="append", default=[], help="only articles naming this place")
     search.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
     search.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
-    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--limit", type=int, default=10, help="how many hits to show (default: 10)")
     search.add_argument("--all", action="store_true", help="include near-duplicates, not only canonical articles")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(handler=search_command)
 
-    rebuild = commands.add_parser("rebuild", help="build the next index version and switch the alias to it")
+    rebuild = command("rebuild", "build the next index version and switch the alias to it")
     rebuild.add_argument(
         "paths", nargs="*", metavar="PATH", help="ingest these again into the new version (default: copy documents)"
     )
     rebuild.add_argument("--delete-old", action="store_true", help="delete the previous version once the alias moved")
     rebuild.add_argument("--json", action="store_true", help="print one JSON object")
+    add_display_arguments(rebuild)
     rebuild.set_defaults(handler=rebuild_command)
 
-    kibana = commands.add_parser("kibana", help="Kibana saved objects")
+    kibana = command("kibana", "Kibana saved objects (data views, saved search, dashboard)")
+    kibana.set_defaults(help_of=kibana)
     kibana_commands = kibana.add_subparsers(metavar="ACTION")
     kibana_import = kibana_commands.add_parser(
-        "import", help="import the data views, saved search and dashboard into KIBANA_URL"
-    )
+        "import", help="import the data views, saved search and dashboard into KIBANA_URL",
+        description="Import (overwriting) the data views, saved search and dashboard into the Kibana at KIBANA_URL.",
+    )  # fmt: skip
     kibana_import.add_argument("--json", action="store_true", help="print one JSON object")
     kibana_import.set_defaults(handler=kibana_import_command)
 
-    bench = commands.add_parser("bench", help="the performance benchmark (against the local node)")
+    bench = command("bench", "the performance benchmark (against the local node)",
+                    "The performance benchmark: a generated corpus through the ingest flow into a throw-away alias, "
+                    "against bare NER on the same texts.")  # fmt: skip
     bench.add_argument("--articles", type=int, help="articles in the generated corpus (default: [bench] articles)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    add_display_arguments(bench)
     bench.set_defaults(handler=bench_command)
 
-    serve = commands.add_parser(
-        "serve", help="register the nightly/manual/rebuild deployments with Prefect and run them"
-    )
+    serve = command(
+        "serve", "register the nightly/manual/rebuild deployments with Prefect and run them (foreground)",
+        "Register the deployments (ingest/nightly on the configured cron, ingest/manual, rebuild/rebuild) with the "
+        "Prefect API at PREFECT_API_URL and run them when due, until stopped. `newsetl up` runs it in the background.",
+    )  # fmt: skip
     serve.set_defaults(handler=serve_command)
 
     return parser
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,6 +183,17 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include", action="append", help="glob pattern of files to take (repeatable)")
     parser.add_argument("--exclude", action="append", help="glob pattern of files to leave out (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the run summary as one JSON object")
+    add_display_arguments(parser)
+
+
+def add_display_arguments(parser: argparse.ArgumentParser) -> None:
+    display = parser.add_mutually_exclusive_group()
+    display.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress display (none either when stderr is no terminal)"
+    )
+    display.add_argument(
+        "--verbose", "-v", action="store_true", help="also show Prefect's line for every flow and task run"
+    )
 
 
 def existing_paths(paths: Sequence[str]) -> list[str]:
@@ -167,6 +244,70 @@ def es_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 
+# --- newsetl up / down / status ------------------------------------------------------------------
+
+
+def up_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import services
+
+    result = services.up(settings)
+    emit(result, args.json, render_up)
+    return 0
+
+
+def render_up(result: dict[str, Any]) -> str:
+    ui = result["prefect_ui_url"]
+    return "\n".join([
+        f"Prefect UI:    {ui}",
+        f"Elasticsearch: {result['es_url']}",
+        f"Runs by hand:  {ui}/deployments → ingest / manual → Run → Custom run (set folders)",
+        "`newsetl run PATH` now runs on this server (its runs show in the UI); `newsetl down` stops it all.",
+    ])  # fmt: skip
+
+
+def down_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import services
+
+    result = services.down(settings)
+    emit(result, args.json, render_down)
+    return 0
+
+
+def render_down(result: dict[str, Any]) -> str:
+    return f"stopped: {', '.join(result['stopped'])}" if result["stopped"] else "nothing of `newsetl up` was running"
+
+
+def status_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import services
+
+    result = services.status(settings)
+    emit(result, args.json, render_status)
+    return 0
+
+
+def render_status(result: dict[str, Any]) -> str:
+    es, server, runner, index = result["elasticsearch"], result["prefect_server"], result["runner"], result["index"]
+    by_up = " (started by up)" if es["started_by_up"] else ""
+    where = f" at {server['ui_url']}" if server["url"] else " (no `newsetl up`, no PREFECT_API_URL)"
+    lines = [
+        f"elasticsearch  {es['health'] or 'not answering'} at {es['url']}{by_up}",
+        f"prefect server {'up' if server['healthy'] else 'not answering'}{where}",
+        "runner         " + (f"serving (pid {runner['pid']})" if runner["pid"] else "not running"),
+    ]
+    if index:
+        articles = index["articles"] or 0  # None: no index yet
+        lines.append(f"index          {index['alias']}: {articles} articles, {index['quarantined'] or 0} quarantined")
+    if server["healthy"]:
+        lines.append(f"run by hand    {server['ui_url']}/deployments → ingest / manual → Run → Custom run")
+    if result["last_runs"]:
+        lines.append("last runs:")
+        for run in result["last_runs"]:
+            where = f"{run['flow']}/{run['deployment']}" if run["deployment"] else f"{run['flow']} (command line)"
+            started = (run["start_time"] or "")[:19]
+            lines.append(f"  {started}  {run['state']:<10} {where}  {run['name']}  {run['seconds']}s")
+    return "\n".join(lines)
+
+
 # --- newsetl run / process ----------------------------------------------------------------------
 
 
@@ -174,34 +315,85 @@ def render_summary(summary: dict[str, Any]) -> str:
     counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed", "skipped")
     line = "  ".join(f"{name}={summary[name]}" for name in counts)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("quarantine_reasons", {}).items()))
-    text = f"{line}  ({summary['seconds']:.1f}s)"
+    text = f"{line}  in {summary['wall_seconds']:.1f}s (pipeline {summary['seconds']:.1f}s)"
     if summary.get("deleted_sources"):
         text += f"\ndeleted sources: {summary['deleted_sources']}, articles deleted: {summary['articles_deleted']}"
+    if summary.get("failed"):
+        text += f"\nfailed: {summary['failed']} files (transient errors; the next run reads them again)"
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("skipped_by_type", {}).items()))
     return text + (f"\nquarantined: {reasons}" if reasons else "") + (f"\nskipped: {skipped}" if skipped else "")
 
 
+def exit_status(summary: dict[str, Any]) -> int:
+    return EXIT_FAILED_FILES if summary.get("failed") else 0
+
+
+def with_wall_time(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The command's wall time: Prefect's start-up and imports included, which `seconds` (the pipeline's) leaves out."""
+    return {**result, "wall_seconds": round(time.monotonic() - args.started, 3)}
+
+
+@contextmanager
+def flow_session(args: argparse.Namespace, settings: Settings, title: str) -> Iterator[None]:
+    """What a command that runs flows in this process needs: a Prefect API, quiet logs, progress on a terminal.
+
+    The API: PREFECT_API_URL, else the server of `newsetl up`, else a temporary one that is a
+    child of this process and dies with it.
+    """
+    from newsetl import services
+
+    api_url = os.environ.get("PREFECT_API_URL") or services.prefect_api_url(settings)
+    timeout = settings.services.start_timeout
+    temporary = services.temporary_prefect_api(timeout) if api_url is None else nullcontext(api_url)
+    previous = os.environ.get("PREFECT_API_URL")
+    with temporary as url:
+        os.environ["PREFECT_API_URL"] = url
+        import prefect.main  # noqa: F401 - configures Prefect's logging, which the console settings below adjust
+        from prefect.logging.handlers import APILogHandler
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from newsetl.progress import TerminalProgress, quiet_prefect_console
+
+        quiet_prefect_tracebacks()
+        quiet_prefect_console(args.verbose)
+        show = not args.quiet and sys.stderr.isatty()
+        ui_url = url.removesuffix("/api") if api_url else None  # a temporary server has no UI
+        try:
+            display = TerminalProgress(title, ui_url) if show else nullcontext()
+            with temporary_settings(updates={PREFECT_API_URL: url}), display:
+                yield
+        finally:
+            APILogHandler().flush()  # the run's last log lines, while the API still answers
+            if previous is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = previous
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths)
-    quiet_prefect_tracebacks()
-    from newsetl.flows.ingest import ingest
+    with flow_session(args, settings, "run"):
+        from newsetl.flows.ingest import ingest
 
-    summary = ingest(
-        folders=paths, include=args.include, exclude=args.exclude, since=args.since,
-        force=args.force, dry_run=args.dry_run, batch_size=args.batch_size,
-    )  # fmt: skip
+        summary = ingest(
+            folders=paths, include=args.include, exclude=args.exclude, since=args.since,
+            force=args.force, dry_run=args.dry_run, batch_size=args.batch_size,
+        )  # fmt: skip
+    summary = with_wall_time(summary, args)
     emit(summary, args.json, render_summary)
-    return 0
+    return exit_status(summary)
 
 
 def process_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths)
-    quiet_prefect_tracebacks()
-    from newsetl.flows.ingest import process
+    with flow_session(args, settings, "process"):
+        from newsetl.flows.ingest import process
 
-    summary = process(folders=paths, output=os.path.abspath(args.output), include=args.include, exclude=args.exclude)
+        output = os.path.abspath(args.output)
+        summary = process(folders=paths, output=output, include=args.include, exclude=args.exclude)
+    summary = with_wall_time(summary, args)
     emit(summary, args.json, render_summary)
-    return 0
+    return exit_status(summary)
 
 
 def quiet_prefect_tracebacks() -> None:
@@ -278,16 +470,20 @@ def strip_tags(text: str, keep_marks: bool = False) -> str:
     return text.replace("<em>", "").replace("</em>", "").replace("\n", " ")
 
 
+def render_rebuild(result: dict[str, Any], alias: str) -> str:
+    new, old, seconds = result["new_index"], result["old_index"], result["wall_seconds"]
+    return f"alias {alias} now points to {new} (was {old}) in {seconds:.1f}s"
+
+
 def rebuild_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths) if args.paths else None
-    quiet_prefect_tracebacks()
-    from newsetl.flows.rebuild import rebuild
+    with flow_session(args, settings, "rebuild"):
+        from newsetl.flows.rebuild import rebuild
 
-    result = rebuild(folders=paths, delete_old=args.delete_old)
-    emit(
-        result, args.json, lambda r: f"alias {settings.es.index} now points to {r['new_index']} (was {r['old_index']})"
-    )
-    return 0
+        result = rebuild(folders=paths, delete_old=args.delete_old)
+    result = with_wall_time(result, args)
+    emit(result, args.json, lambda r: render_rebuild(r, settings.es.index))
+    return exit_status(result)
 
 
 # --- newsetl kibana import ----------------------------------------------------------------------
@@ -307,8 +503,8 @@ def kibana_import_command(args: argparse.Namespace, settings: Settings) -> int:
 def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     from newsetl.bench import render_benchmark, run_benchmark
 
-    quiet_prefect_tracebacks()
-    result = run_benchmark(settings, articles=args.articles)
+    with flow_session(args, settings, "bench"):
+        result = run_benchmark(settings, articles=args.articles)
     emit(result, args.json, render_benchmark)
     return 0
 

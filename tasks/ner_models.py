@@ -11,12 +11,14 @@ The interface a worker needs:
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import spacy
 import spacy.util
 
+from newsetl.children import die_with_parent
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.errors import ConfigurationError
 
@@ -143,6 +145,8 @@ def language_entity_spans(
 
 def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
     """Worker loop: the entities of chunks (number, language, texts), with that language's model, until told to stop."""
+    # A killed run must not leave its workers waiting on the queue forever.
+    die_with_parent(multiprocessing.parent_process().pid)
     models = load_models(settings)
     for number, language, texts in iter(tasks.get, None):
         try:

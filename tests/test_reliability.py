@@ -493,8 +493,9 @@ class WatchedRun:
     FINISHED = re.compile(r"Task run '([a-z-]+)-[0-9a-f]+' - Finished in state Completed")
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        # --verbose: the task lines this class watches are hidden by default.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsetl.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [sys.executable, "-m", "newsetl.cli", *args, "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=env, cwd=REPO, start_new_session=True,
         )  # fmt: skip
         self.stderr: list[str] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newsetl.flows.report import publish_progress, start_progress, summary_markdown
+from newsetl.flows.report import RunProgress, summary_markdown
 from newsetl.tasks.records import RunSummary
 
 
@@ -41,6 +41,6 @@ def test_counts_that_do_not_add_up_are_flagged():
 
 
 def test_outside_a_flow_run_there_is_no_progress_artifact():
-    progress = start_progress(10)
-    assert progress is None
-    publish_progress(progress, 5, 10)  # a no-op, not an error
+    progress = RunProgress(files_seen=10, total_files=10)
+    assert progress.artifact_id is None
+    progress.advance("indexed", 5)  # a no-op for Prefect, not an error
