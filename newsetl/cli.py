@@ -313,7 +313,7 @@ def render_status(result: dict[str, Any]) -> str:
 
 def render_summary(summary: dict[str, Any]) -> str:
     counts = ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed", "skipped")
-    line = "  ".join(f"{name}={summary[name]}" for name in counts)
+    line = "  ".join(f"{name}={summary.get(name, 0)}" for name in counts)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("quarantine_reasons", {}).items()))
     text = f"{line}  in {summary['wall_seconds']:.1f}s (pipeline {summary['seconds']:.1f}s)"
     if summary.get("deleted_sources"):
