@@ -18,7 +18,8 @@ from urllib.parse import unquote
 
 from newsetl.config.settings import EnrichSettings, load_settings
 from newsetl.tasks.entities import NAME_GROUPS
-from newsetl.tasks.ner import NerModel, enrich_articles, load_ner_model
+from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
+from newsetl.tasks.ner_models import load_ner_pipeline
 from newsetl.tasks.pubdate import publication_date_from_html
 from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
 
@@ -86,7 +87,7 @@ def seed_article() -> CleanArticle:
     return cleaned
 
 
-def evaluate_seed(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_seed(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """Pass/fail per expected and forbidden seed entity."""
     enrichment = enrich_articles([seed_article()], model, settings)[0]
     checks = []
@@ -265,7 +266,7 @@ def _matches(predicted: str, gold_names: set[str]) -> bool:
     return False
 
 
-def evaluate_gum(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_gum(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """Document-level P/R/F1 of persons/organizations/locations against GUM's named entities.
 
     Per document, each predicted name is correct if it matches a name of a gold entity of the
@@ -282,10 +283,11 @@ def evaluate_gum(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
         {group: list(getattr(enrichment, group)) for group in GUM_GROUPS.values()}
         for enrichment in enrich_articles(articles, model, settings)
     ]
+    nlp, _ = load_ner_pipeline(settings)
     raw = []
     for item in articles:
         names: dict[str, set[str]] = defaultdict(set)
-        for doc in model.nlp.pipe([item.title, *item.paragraphs]):
+        for doc in nlp.pipe([item.title, *item.paragraphs]):
             for ent in doc.ents:
                 if NAME_GROUPS.get(ent.label_) in GUM_GROUPS.values():
                     names[NAME_GROUPS[ent.label_]].add(ent.text)
@@ -346,7 +348,7 @@ def _prf(counts: Counter[str]) -> dict[str, float]:
 # --- relative dates ---------------------------------------------------------------------
 
 
-def evaluate_relative_dates(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_relative_dates(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """The issue's fixture: published Thursday 2023-09-14, "on Wednesday" is 2023-09-13."""
     fixture = article(
         "Leaders meet in the east",
@@ -400,7 +402,7 @@ def benchmark_articles(count: int = BENCH_ARTICLES, words: int = BENCH_WORDS) ->
 def evaluate_throughput(
     settings: EnrichSettings, process_counts: tuple[int, ...] = (1, 2), rounds: int = 1
 ) -> dict[str, Any]:
-    """Words per second of bare nlp.pipe over the same texts and of enrich_articles, per process count.
+    """Words per second of bare nlp.pipe over the same texts and of NerSession.enrich, per process count.
 
     Bare = the loaded pipeline's nlp.pipe(n_process=N) over titles and paragraphs, output
     discarded. Each figure is the best of `rounds` interleaved runs (order alternating): the
@@ -413,24 +415,30 @@ def evaluate_throughput(
     best: dict[tuple[str, int], float] = {}
     pool_start = {}
     load_before = os.getloadavg()[0]
-    with load_ner_model(settings) as model:
-        list(model.nlp.pipe(texts[:50]))  # warm-up
-        for processes in process_counts:
+    nlp, _ = load_ner_pipeline(settings)
+    list(nlp.pipe(texts[:50]))  # warm-up
+    sessions = {count: NerSession(replace(settings, processes=count)) for count in process_counts}
+    try:
+        for processes, session in sessions.items():
             if processes > 1:
                 started = time.perf_counter()
-                enrich_articles(articles[:4], model, replace(settings, processes=processes))
+                session.enrich(articles[:4])
                 pool_start[processes] = round(time.perf_counter() - started, 2)
         for round_number in range(rounds):
             for processes in process_counts:
                 runs = [("bare", processes), ("enrich", processes)]
                 for kind, count in runs if round_number % 2 == 0 else runs[::-1]:
+                    sessions[count].ner.forget_before(sys.maxsize)  # no spans kept from an earlier round
                     started = time.perf_counter()
                     if kind == "bare":
-                        for _doc in model.nlp.pipe(texts, batch_size=settings.batch_size, n_process=count):
+                        for _doc in nlp.pipe(texts, batch_size=settings.batch_size, n_process=count):
                             pass
                     else:
-                        enrich_articles(articles, model, replace(settings, processes=count))
+                        sessions[count].enrich(articles)
                     _keep_best(best, (kind, count), time.perf_counter() - started)
+    finally:
+        for session in sessions.values():
+            session.close()
     rows = {
         processes: {
             "bare_words_per_s": round(words / best[("bare", processes)]),

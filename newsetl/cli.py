@@ -56,6 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--json", action="store_true", help="print one JSON object")
         action.set_defaults(handler=handler)
 
+    cluster = commands.add_parser("cluster", help="a local Dask scheduler and workers, for trying scale-out")
+    cluster_commands = cluster.add_subparsers(metavar="ACTION")
+    for name, handler, help_text in (
+        ("start", cluster_start_command, "start a scheduler and N worker processes (no-op when they run)"),
+        ("stop", cluster_stop_command, "stop what `cluster start` started"),
+        ("status", cluster_status_command, "the scheduler's address and its workers"),
+    ):
+        action = cluster_commands.add_parser(name, help=help_text)
+        if name == "start":
+            action.add_argument(
+                "--workers", type=int, help="worker processes (default: [cluster] workers, or one per CPU)"
+            )
+        action.add_argument("--json", action="store_true", help="print one JSON object")
+        action.set_defaults(handler=handler)
+
     run = commands.add_parser("run", help="run the ingest flow once, locally, into Elasticsearch")
     add_input_arguments(run)
     run.add_argument("--force", action="store_true", help="re-read files even when unchanged")
@@ -101,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="the performance benchmark (against the local node)")
     bench.add_argument("--articles", type=int, help="articles in the generated corpus (default: [bench] articles)")
+    bench.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="also run on Dask: the scheduler at ADDRESS or NEWSETL_DASK_ADDRESS, else a local one (a worker per CPU)",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(handler=bench_command)
 
@@ -165,6 +187,33 @@ def es_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if node.health else 3
 
 
+
+
+# --- newsetl cluster ----------------------------------------------------------------------------
+
+
+def cluster_start_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import cluster
+
+    state = cluster.start(settings.cluster, workers=args.workers)
+    emit({**state.__dict__, "running": state.running}, args.json, lambda _: state.describe())
+    return 0
+
+
+def cluster_stop_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import cluster
+
+    stopped = cluster.stop(settings.cluster)
+    emit({"stopped": stopped}, args.json, lambda r: "stopped" if r["stopped"] else "no local Dask cluster was running")
+    return 0
+
+
+def cluster_status_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import cluster
+
+    state = cluster.status(settings.cluster)
+    emit({**state.__dict__, "running": state.running}, args.json, lambda _: state.describe())
+    return 0 if state.running else 3
 
 
 # --- newsetl run / process ----------------------------------------------------------------------
@@ -308,7 +357,7 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     from newsetl.bench import render_benchmark, run_benchmark
 
     quiet_prefect_tracebacks()
-    result = run_benchmark(settings, articles=args.articles)
+    result = run_benchmark(settings, articles=args.articles, dask=args.dask)
     emit(result, args.json, render_benchmark)
     return 0
 

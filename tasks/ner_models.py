@@ -1,7 +1,7 @@
 """The spaCy NER pipeline as a worker process uses it: which model, loaded with what, texts in, spans out.
 
 Free of Prefect and of the rest of the pipeline, so that a spawned NER worker (tasks/ner.py) imports
-only what NER needs (Prefect alone takes ~0.8 s to import).
+only what NER needs (Prefect alone takes ~0.8 s to import); tasks/ner_worker.py keeps the loaded models.
 """
 
 from __future__ import annotations
@@ -75,13 +75,3 @@ def entity_spans(nlp: Any, texts: Sequence[str], labels: Collection[str], batch_
     """The entities of each text (only those with one of `labels`), in order."""
     for doc in nlp.pipe(texts, batch_size=batch_size):
         yield tuple((ent.label_, ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in labels)
-
-
-def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
-    """Worker loop: load the model, then find the entities of chunks until told to stop."""
-    nlp, _ = load_ner_pipeline(settings)
-    for number, texts in iter(tasks.get, None):
-        try:
-            results.put((number, list(entity_spans(nlp, texts, labels, settings.batch_size)), None))
-        except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
-            results.put((number, None, f"{type(error).__name__}: {error}"))

@@ -17,7 +17,7 @@ from newsetl.tasks.discover import discover_files
 from newsetl.tasks.entities import canonical_entities, clean_entity_text
 from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
-from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner
+from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner, load_ner_pipeline
 from newsetl.tasks.pubdate import FILE_MTIME, resolve_publication_date
 from newsetl.tasks.records import CleanArticle, EntityCount, SourceRef
 from newsetl.tasks.store import MemoryStore
@@ -271,10 +271,10 @@ def test_file_mtime_is_the_last_resort_and_marked_as_such():
 
 def test_missing_model_falls_back_and_only_ner_is_loaded(settings):
     fallback = replace(settings, model="no_such_model_installed")
-    with load_ner_model(fallback) as loaded:
-        assert loaded.name == settings.model_fallback
-        assert loaded.nlp.pipe_names == ["ner"]
-        assert loaded.language == "en"
+    nlp, name = load_ner_pipeline(fallback)
+    assert name == settings.model_fallback
+    assert nlp.pipe_names == ["ner"]
+    assert nlp.lang == "en"
 
 
 def test_neither_model_installed_names_both(settings):
@@ -305,8 +305,9 @@ def test_seed_article_entities(model, settings):
 def test_two_worker_processes_give_the_same_enrichments(model, settings):
     articles = [fixture_text_article("minister_visit.txt"), fixture_text_article("council_vote_de.txt")] * 3
     in_process = enrich_articles(articles, model, settings)
-    in_workers = enrich_articles(articles, model, replace(settings, processes=2))
-    assert in_workers == in_process
+    with NerSession(replace(settings, processes=2)) as in_workers:
+        assert in_workers.enrich(articles) == in_process
+        assert in_workers.ner.describe() == {"executor": "processes", "workers": 1}  # one chunk
 
 
 @pytest.mark.slow
