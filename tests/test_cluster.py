@@ -118,6 +118,21 @@ def test_a_run_on_two_dask_workers_leaves_the_index_a_local_run_leaves_and_they_
         assert report["cpu_seconds"] > before.get(worker, {}).get("cpu_seconds", 0) + 0.2
 
 
+def test_workers_that_see_the_same_paths_read_and_extract_too_and_leave_the_same_index(
+    es_settings, local_run, articles, dask_cluster, monkeypatch
+):
+    import newsetl.flows.ingest as ingest_module
+
+    def not_here(*_args, **_kwargs):
+        raise AssertionError("the driver extracted a batch")
+
+    monkeypatch.setattr(ingest_module, "extract_batch_task", not_here)
+    monkeypatch.setenv("NEWSETL_CLUSTER_SHARED_PATHS", "true")
+    summary = ingest_into(es_settings.es.index, articles, monkeypatch, dask_cluster.address)
+    assert summary["written"] + summary["duplicates"] == ARTICLES
+    assert documents(es_settings, es_settings.es.index) == local_run
+
+
 def test_a_worker_killed_mid_run_is_replaced_and_the_run_leaves_the_same_index(
     es_settings, local_run, articles, dask_cluster, small_chunks, monkeypatch
 ):
@@ -145,8 +160,11 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_leaves_the_same_index(
     assert killed, "no worker was killed while the run was going"
     assert documents(es_settings, es_settings.es.index) == local_run
     assert summary["written"] + summary["duplicates"] == ARTICLES
-    pids = {report["pid"] for report in worker_reports(dask_cluster.address).values()}
-    assert killed[0] not in pids and len(pids) == 2  # the nanny started a new worker
+    from distributed import Client
+
+    with Client(dask_cluster.address, timeout=30, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=120)  # the nanny starts a new worker process
+    assert killed[0] not in {report["pid"] for report in worker_reports(dask_cluster.address).values()}
 
 
 def test_cluster_start_again_is_a_no_op(dask_cluster):
