@@ -58,11 +58,19 @@ def start(cluster: ClusterSettings, workers: int | None = None, timeout: float =
         address = f"tcp://127.0.0.1:{port}"
         scheduler = _spawn(home, SCHEDULER, ["scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"])
         (home / "address").write_text(address)
-        _wait_for_port(port, scheduler, home, timeout)
+        try:
+            _wait_for_port(port, scheduler, home, timeout)
+        except ClusterError:
+            stop(cluster)  # nothing half-started is left behind
+            raise
     if not _alive(home, WORKERS):
         arguments = ["worker", address, "--nthreads", "1", "--nworkers", str(count), "--no-dashboard"]
         workers_process = _spawn(home, WORKERS, arguments)
-        _wait_for_workers(address, count, workers_process, home, timeout)
+        try:
+            _wait_for_workers(address, count, workers_process, home, timeout)
+        except ClusterError:
+            stop(cluster)
+            raise
     return status(cluster)
 
 
