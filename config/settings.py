@@ -136,6 +136,18 @@ class BenchSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    address: str = ""  # a Dask scheduler (NEWSETL_DASK_ADDRESS); empty: NER runs on this machine
+    shared_paths: bool = False  # workers see the input files at the same paths: reading and extraction run there too
+    batches_ahead: int = 1  # batches read (and sent to NER) ahead of the one cleaned and indexed; bounds memory
+    connect_timeout: float = 10.0  # seconds to reach the scheduler and see a worker
+    # `newsetl cluster start`: a local scheduler and workers
+    home: str = ".newsetl/cluster"  # pid files, address and logs
+    scheduler_port: int = 0  # 0: a free port
+    workers: int = 0  # 0: one per CPU
+
+
+@dataclass(frozen=True)
 class KibanaSettings:
     url: str = "http://127.0.0.1:5601"
     api_key: str = field(default="", repr=False)
@@ -160,6 +172,7 @@ class Settings:
     dedupe: DedupeSettings = DedupeSettings()
     enrich: EnrichSettings = EnrichSettings()
     flow: FlowSettings = FlowSettings()
+    cluster: ClusterSettings = ClusterSettings()
     kibana: KibanaSettings = KibanaSettings()
     bench: BenchSettings = BenchSettings()
     services: ServicesSettings = ServicesSettings()
@@ -169,6 +182,7 @@ SECRET_FIELDS = {("es", "api_key"), ("es", "password"), ("kibana", "api_key"), (
 
 # Names users know from the README ("An existing cluster", "Kibana") or fixed by the services themselves.
 ENV_ALIASES = {
+    ("cluster", "address"): "NEWSETL_DASK_ADDRESS",
     ("es", "index"): "NEWSETL_INDEX",
     ("kibana", "url"): "KIBANA_URL",
     ("kibana", "username"): "KIBANA_USERNAME",

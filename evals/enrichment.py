@@ -31,8 +31,8 @@ from newsetl.tasks.entities import (
     load_knowledge,
     mentions_in,
 )
-from newsetl.tasks.ner import NerModel, enrich_articles, load_ner_model, ner_texts
-from newsetl.tasks.ner_models import entity_spans
+from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model, ner_texts
+from newsetl.tasks.ner_models import entity_spans, load_models, load_ner_pipeline
 from newsetl.tasks.pubdate import publication_date_from_html
 from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
 
@@ -111,7 +111,7 @@ def seed_article() -> CleanArticle:
     return cleaned
 
 
-def evaluate_seed(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_seed(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """Pass/fail per expected and forbidden seed entity."""
     enrichment = enrich_articles([seed_article()], model, settings)[0]
     checks = []
@@ -329,15 +329,16 @@ class GumMentions:
     raw: dict[str, list[Predicted]]
 
 
-def gum_mentions(model: NerModel, documents: list[GumDocument], settings: EnrichSettings) -> list[GumMentions]:
+def gum_mentions(model: NerSession, documents: list[GumDocument], settings: EnrichSettings) -> list[GumMentions]:
     """Each document's mentions, found once by the English model."""
+    english = load_models(settings)["en"]
     found = []
     for number, doc in enumerate(documents):
         item = article(doc.title, doc.body, doc.published_at, "json", f"gum-{number}")
         texts = [text for text, _ in ner_texts(item, settings.max_chars)]
         mentions: list[Mention] = []
         raw: dict[str, set[str]] = defaultdict(set)
-        for text, spans in zip(texts, entity_spans(model.models["en"], texts, ENTITY_LABELS, settings.batch_size)):
+        for text, spans in zip(texts, entity_spans(english, texts, ENTITY_LABELS, settings.batch_size)):
             mentions += mentions_in(text, [span for span in spans if span[0] in NAME_GROUPS])
             raw_names = [(NAME_GROUPS[label], text[start:end]) for label, start, end in spans if label in NAME_GROUPS]
             for group, name in raw_names:
@@ -361,7 +362,7 @@ def gum_predictions(
     return predictions
 
 
-def evaluate_gum(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_gum(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """Document-level P/R/F1 of persons/organizations/locations against GUM's named entities.
 
     Per document, each predicted entity is correct if one of its names matches a name of a gold
@@ -467,7 +468,7 @@ def _prf(counts: Counter[str]) -> dict[str, float]:
 # --- a French article, and the top entities of trafilatura's evaluation pages -----------------
 
 
-def evaluate_french(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_french(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """A French article of our own: language fr, its persons and places found."""
     enrichment = enrich_articles([article(*FRENCH_ARTICLE)], model, settings)[0]
     checks = [{"check": "language is fr", "ok": enrichment.language == "fr"}]
@@ -483,7 +484,7 @@ def evaluate_french(model: NerModel, settings: EnrichSettings) -> dict[str, Any]
     }
 
 
-def evaluate_top_entities(model: NerModel, settings: EnrichSettings, top: int = TOP_ENTITIES) -> dict[str, Any]:
+def evaluate_top_entities(model: NerSession, settings: EnrichSettings, top: int = TOP_ENTITIES) -> dict[str, Any]:
     """The most frequent persons, organisations and places (articles naming them) of trafilatura's evaluation pages."""
     from trafilatura.utils import decode_file
 
@@ -517,7 +518,7 @@ def evaluate_top_entities(model: NerModel, settings: EnrichSettings, top: int = 
 # --- relative dates ---------------------------------------------------------------------
 
 
-def evaluate_relative_dates(model: NerModel, settings: EnrichSettings) -> dict[str, Any]:
+def evaluate_relative_dates(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
     """The issues' fixtures: published Thursday 2023-09-14, "on Wednesday" is 2023-09-13; granularity; tense."""
     fixture = article(
         "Leaders meet in the east",
@@ -590,7 +591,7 @@ def benchmark_articles(count: int = BENCH_ARTICLES, words: int = BENCH_WORDS) ->
 def evaluate_throughput(
     settings: EnrichSettings, process_counts: tuple[int, ...] = (1, 2), rounds: int = 1
 ) -> dict[str, Any]:
-    """Words per second of bare nlp.pipe over the same texts and of enrich_articles, per process count.
+    """Words per second of bare nlp.pipe over the same texts and of NerSession.enrich, per process count.
 
     Bare = the loaded pipeline's nlp.pipe(n_process=N) over titles and paragraphs, output
     discarded. Each figure is the best of `rounds` interleaved runs (order alternating): the
@@ -603,24 +604,30 @@ def evaluate_throughput(
     best: dict[tuple[str, int], float] = {}
     pool_start = {}
     load_before = os.getloadavg()[0]
-    with load_ner_model(settings) as model:
-        list(model.nlp.pipe(texts[:50]))  # warm-up
-        for processes in process_counts:
+    nlp, _ = load_ner_pipeline(settings)
+    list(nlp.pipe(texts[:50]))  # warm-up
+    sessions = {count: NerSession(replace(settings, processes=count)) for count in process_counts}
+    try:
+        for processes, session in sessions.items():
             if processes > 1:
                 started = time.perf_counter()
-                enrich_articles(articles[:4], model, replace(settings, processes=processes))
+                session.enrich(articles[:4])
                 pool_start[processes] = round(time.perf_counter() - started, 2)
         for round_number in range(rounds):
             for processes in process_counts:
                 runs = [("bare", processes), ("enrich", processes)]
                 for kind, count in runs if round_number % 2 == 0 else runs[::-1]:
+                    sessions[count].ner.forget_before(sys.maxsize)  # no spans kept from an earlier round
                     started = time.perf_counter()
                     if kind == "bare":
-                        for _doc in model.nlp.pipe(texts, batch_size=settings.batch_size, n_process=count):
+                        for _doc in nlp.pipe(texts, batch_size=settings.batch_size, n_process=count):
                             pass
                     else:
-                        enrich_articles(articles, model, replace(settings, processes=count))
+                        sessions[count].enrich(articles)
                     _keep_best(best, (kind, count), time.perf_counter() - started)
+    finally:
+        for session in sessions.values():
+            session.close()
     rows = {
         processes: {
             "bare_words_per_s": round(words / best[("bare", processes)]),

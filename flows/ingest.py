@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import asdict, replace
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -16,7 +18,7 @@ from newsetl.flows.report import RunProgress, publish_summary
 from newsetl.tasks.clean import clean_batch_task
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
-from newsetl.tasks.extract import extract_batch_task
+from newsetl.tasks.extract import extract_batch, extract_batch_task
 from newsetl.tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
 from newsetl.tasks.ner import NerSession
 from newsetl.tasks.reconcile import dedupe_batch_task
@@ -84,39 +86,68 @@ def run_pipeline(
     plan = plan_run_task(quote(found), store, roots, force, since, summary)
     record_quarantine_task(quote(found.quarantined), quote(plan.known), store, summary)
     progress = RunProgress(summary.files_seen, len(plan.to_read))
-    with NerSession(settings.enrich) as ner:
+    with NerSession(settings.enrich, settings.cluster) as ner:
         for extracted in extracted_ahead(plan, settings, ner, summary, progress):
             cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary)
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
             progress.advance("indexed", len(extracted.files))
+        summary.ner = ner.ner.describe()
     remove_deleted_task(quote(plan.deleted), store, settings, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     publish_summary(summary, get_run_logger())
     return summary
 
 
+@dataclass
+class _ReadAhead:
+    """A batch read ahead: its extraction (done here, or a future on the workers) and whether its NER started."""
+
+    extraction: ExtractedBatch | Future
+    ner_started: bool = False
+
+
 def extracted_ahead(
     plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary, progress: RunProgress
 ) -> Iterator[ExtractedBatch]:
-    """The batches to read, extracted; each is handed on once the next one is extracted and its NER started.
+    """The batches to read, extracted; each handed on once NER of the next `batches_ahead` ones started.
 
-    So the NER workers always hold a batch while this process cleans, deduplicates and indexes
-    the one before it. Cleaning and deduplication still see every earlier batch in the index.
+    So the NER workers hold the next batches while this process cleans, deduplicates and indexes
+    the one before them, and this process holds no more than that many batches ahead (memory).
+    Cleaning and deduplication still see every earlier batch in the index. When the workers see
+    the same paths, they read and extract too: one batch more is being extracted there meanwhile.
     """
-    waiting = None
+    on_workers = settings.cluster.shared_paths and ner.ner.runs_ahead
+    ahead = max(0, settings.cluster.batches_ahead)
+    window: deque[_ReadAhead] = deque()
     for start in range(0, len(plan.to_read), settings.flow.batch_size):
-        extracted = extract_batch_task(
-            quote(plan.to_read[start : start + settings.flow.batch_size]), settings.extract, summary
-        )
-        start_ner_task(quote(extracted), quote(plan.known), ner, summary)
-        progress.advance("read", len(extracted.files))
-        if waiting is not None:
-            yield waiting
-        waiting = extracted
-    if waiting is not None:
-        yield waiting
+        files = plan.to_read[start : start + settings.flow.batch_size]
+        if on_workers:
+            window.append(_ReadAhead(ner.ner.submit(extract_batch, files, settings.extract)))
+        else:
+            window.append(_ReadAhead(extract_batch_task(quote(files), settings.extract, summary)))
+        if len(window) > ahead + on_workers:
+            yield _next_batch(window, ahead, plan, ner, summary, progress)
+    while window:
+        yield _next_batch(window, ahead, plan, ner, summary, progress)
+
+
+def _next_batch(
+    window: deque[_ReadAhead], ahead: int, plan: ChangePlan, ner: NerSession, summary: RunSummary, progress: RunProgress
+) -> ExtractedBatch:
+    """The window's first batch, once its NER and that of the `ahead` batches after it started."""
+    for slot in list(window)[: ahead + 1]:
+        if not slot.ner_started:
+            if isinstance(slot.extraction, Future):
+                with summary.timed("extract"):
+                    slot.extraction = ner.ner.result(slot.extraction)
+            start_ner_task(quote(slot.extraction), quote(plan.known), ner, summary)
+            slot.ner_started = True
+            progress.advance("read", len(slot.extraction.files))
+    extracted = window.popleft().extraction
+    assert isinstance(extracted, ExtractedBatch)
+    return extracted
 
 
 def run_settings(

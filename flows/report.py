@@ -68,7 +68,12 @@ def summary_markdown(summary: RunSummary) -> str:
     for name in counts:
         lines.append(f"| {name} | {getattr(summary, name)} |")
     lines += [f"| deleted sources | {summary.deleted_sources} |", f"| articles deleted | {summary.articles_deleted} |"]
-    lines += ["", f"Total: {summary.seconds:.1f} s", "", "| stage | seconds |", "| --- | ---: |"]
+    lines += ["", f"Total: {summary.seconds:.1f} s"]
+    if summary.ner:
+        where = f" at {summary.ner['address']}" if summary.ner.get("address") else ""
+        workers = summary.ner["workers"]
+        lines += ["", f"NER executor: {summary.ner['executor']}{where}, {workers} worker processes took part"]
+    lines += ["", "| stage | seconds |", "| --- | ---: |"]
     lines += [f"| {stage} | {seconds:.2f} |" for stage, seconds in summary.stage_seconds.items()]
     reasons = sorted(summary.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]
     if reasons:

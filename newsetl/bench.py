@@ -494,12 +494,17 @@ def run_benchmark(
     processes: int | None = None,
     corpora: Path = CORPORA,
     batch_size: int | None = None,
+    dask: str | None = None,
 ) -> dict[str, Any]:
     """Ingest a generated corpus of `articles` files twice and time bare NER on it: the figures as a dict.
 
     Bare NER reads the distinct texts of the corpus (titles and paragraphs) in two halves, every
     other text: one half before the ingest, the other after. The machine may be shared; load that
     comes and goes weighs on both sides alike.
+
+    With `dask` (an address; "" for NEWSETL_DASK_ADDRESS, else a local cluster of one
+    single-threaded worker per CPU), the same corpus is ingested once more, into another alias,
+    with NER on the cluster's workers: the "dask_*" figures and the driver's own CPU per article.
     """
     from newsetl import local_es
 
@@ -524,12 +529,22 @@ def run_benchmark(
             enriched, enriched_texts = enriched_text_count(es, enrich.max_chars)
             samples = build_format_samples(Path(folder) / "formats", corpora, sentences, bench.seed)
             extract_ms = extraction_ms_per_file(samples, settings.extract)
+            address = settings.cluster.address if dask == "" else dask
+            on_dask = None if dask is None else _dask_run(settings, es, enrich, corpus, batch_size, node.pid, address)
         finally:
             delete_alias(es)
     _check_counts(first, second, corpus)
     bound = before["nlp.pipe"].seconds + after["nlp.pipe"].seconds
     compute = before["compute"].seconds + after["compute"].seconds
     seconds = first["seconds"]
+    dask_figures = {}
+    if on_dask is not None:
+        dask_figures = {
+            "local_articles_per_s": round(corpus.files / seconds, 2),
+            "local_driver_ms_per_article": round(1000 * cpu.as_dict()["main"] / corpus.files, 2),
+            **on_dask,
+            "dask_ratio_to_local": round(on_dask["dask_articles_per_s"] / (corpus.files / seconds), 3),
+        }
     return {
         "articles": corpus.files,
         "words": corpus.words,
@@ -587,6 +602,52 @@ def run_benchmark(
             key: first[key]
             for key in ("files_seen", "written", "unchanged", "duplicates", "near_duplicates", "quarantined", "failed")
         },
+        **dask_figures,
+    }
+
+
+def _dask_run(
+    settings: Settings,
+    es: ElasticsearchSettings,
+    enrich: EnrichSettings,
+    corpus: BenchCorpus,
+    batch_size: int,
+    elasticsearch_pid: int | None,
+    address: str | None,
+) -> dict[str, Any]:
+    """The corpus ingested into another alias with NER on Dask: at `address`, else on a local cluster started here.
+
+    The workers are up with their models loaded before the clock starts, as a standing cluster's
+    are; the driver (this process) keeps extraction, cleaning, deduplication and the index writes.
+    """
+    from newsetl import cluster
+    from newsetl.tasks.ner_dask import connect
+
+    home = tempfile.mkdtemp(prefix="newsetl-bench-cluster-")
+    local = replace(settings.cluster, home=home, workers=enrich.processes, scheduler_port=0)
+    if not address:
+        address = cluster.start(local).address
+    dask_es = replace(es, index=f"{es.index}-dask")
+    try:
+        client, _ = connect(replace(settings.cluster, address=address, connect_timeout=120.0), enrich)
+        client.close()
+        with ingest_environment(dask_es, enrich, address):
+            run, memory, cpu = _measured_ingest(corpus.root, batch_size, elasticsearch_pid)
+    finally:
+        delete_alias(dask_es)
+        cluster.stop(local)
+    if run["written"] + run["duplicates"] != corpus.files:
+        raise BenchError(f"the Dask run did not take every generated file: {run}")
+    return {
+        "dask_address": address,
+        "dask_seconds": run["seconds"],
+        "dask_articles_per_s": round(corpus.files / run["seconds"], 2),
+        "dask_workers": run["ner"]["workers"],
+        # Everything the driver keeps (discovery, extraction, cleaning, deduplication, the index
+        # writes, Prefect's bookkeeping, the Dask client), in CPU seconds of this process: waiting costs none.
+        "driver_ms_per_article": round(1000 * cpu.as_dict()["main"] / corpus.files, 2),
+        "dask_peak_rss_mb": memory.main_mb,
+        "dask_stage_seconds": run["stage_seconds"],
     }
 
 
@@ -635,9 +696,14 @@ def corpus_texts(corpus: BenchCorpus, max_chars: int) -> list[str]:
 
 
 @contextmanager
-def ingest_environment(es: ElasticsearchSettings, enrich: EnrichSettings) -> Iterator[None]:
+def ingest_environment(es: ElasticsearchSettings, enrich: EnrichSettings, dask_address: str = "") -> Iterator[None]:
     """The ingest flow reads its settings as `newsetl run` does: the bench's alias and workers by environment."""
-    values = {"NEWSETL_ES_URL": es.url, "NEWSETL_INDEX": es.index, "NEWSETL_ENRICH_PROCESSES": str(enrich.processes)}
+    values = {
+        "NEWSETL_ES_URL": es.url,
+        "NEWSETL_INDEX": es.index,
+        "NEWSETL_ENRICH_PROCESSES": str(enrich.processes),
+        "NEWSETL_DASK_ADDRESS": dask_address,
+    }
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -727,4 +793,14 @@ def render_benchmark(result: dict[str, Any]) -> str:
         + f"; NER's own share {result['ner_share_of_cpu']:.3f}",
         f"load average {result['load_average'][0]:.1f} before, {result['load_average'][1]:.1f} after",
     ]
+    if "dask_articles_per_s" in result:
+        lines += [
+            "",
+            f"on Dask        {result['dask_articles_per_s']:8.2f} articles/s  ({result['dask_workers']} workers at"
+            f" {result['dask_address']}; local {result['local_articles_per_s']:.2f}:"
+            f" ratio {result['dask_ratio_to_local']:.3f})",
+            f"driver CPU     {result['driver_ms_per_article']:8.2f} ms/article on Dask"
+            f" ({result['local_driver_ms_per_article']:.2f} locally);"
+            f" driver peak RSS {result['dask_peak_rss_mb']:.1f} MB",
+        ]
     return "\n".join(lines)

@@ -99,6 +99,26 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=status_command)
 
+    cluster = command(
+        "cluster", "a local Dask scheduler and workers, for trying scale-out",
+        "A local Dask scheduler and N worker processes (the `dask` CLI of `distributed`), in the background, "
+        "for trying scale-out on one machine. Point runs at it with NEWSETL_DASK_ADDRESS.",
+    )  # fmt: skip
+    cluster.set_defaults(help_of=cluster)
+    cluster_commands = cluster.add_subparsers(metavar="ACTION")
+    for name, handler, help_text in (
+        ("start", cluster_start_command, "start a scheduler and N worker processes (no-op when they run)"),
+        ("stop", cluster_stop_command, "stop what `cluster start` started"),
+        ("status", cluster_status_command, "the scheduler's address and its workers"),
+    ):
+        action = cluster_commands.add_parser(name, help=help_text, description=sentence(help_text))
+        if name == "start":
+            action.add_argument(
+                "--workers", type=int, help="worker processes (default: [cluster] workers, or one per CPU)"
+            )
+        action.add_argument("--json", action="store_true", help="print one JSON object")
+        action.set_defaults(handler=handler)
+
     run = command(
         "run", "run the ingest flow once into Elasticsearch",
         "Run the ingest flow once into Elasticsearch, on the Prefect API of `newsetl up` or PREFECT_API_URL "
@@ -160,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "The performance benchmark: a generated corpus through the ingest flow into a throw-away alias, "
                     "against bare NER on the same texts.")  # fmt: skip
     bench.add_argument("--articles", type=int, help="articles in the generated corpus (default: [bench] articles)")
+    bench.add_argument(
+        "--dask",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="also run on Dask: the scheduler at ADDRESS or NEWSETL_DASK_ADDRESS, else a local one (a worker per CPU)",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     add_display_arguments(bench)
     bench.set_defaults(handler=bench_command)
@@ -306,6 +333,31 @@ def render_status(result: dict[str, Any]) -> str:
             started = (run["start_time"] or "")[:19]
             lines.append(f"  {started}  {run['state']:<10} {where}  {run['name']}  {run['seconds']}s")
     return "\n".join(lines)
+# --- newsetl cluster ----------------------------------------------------------------------------
+
+
+def cluster_start_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import cluster
+
+    state = cluster.start(settings.cluster, workers=args.workers)
+    emit({**state.__dict__, "running": state.running}, args.json, lambda _: state.describe())
+    return 0
+
+
+def cluster_stop_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import cluster
+
+    stopped = cluster.stop(settings.cluster)
+    emit({"stopped": stopped}, args.json, lambda r: "stopped" if r["stopped"] else "no local Dask cluster was running")
+    return 0
+
+
+def cluster_status_command(args: argparse.Namespace, settings: Settings) -> int:
+    from newsetl import cluster
+
+    state = cluster.status(settings.cluster)
+    emit({**state.__dict__, "running": state.running}, args.json, lambda _: state.describe())
+    return 0 if state.running else 3
 
 
 # --- newsetl run / process ----------------------------------------------------------------------
@@ -504,7 +556,7 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     from newsetl.bench import render_benchmark, run_benchmark
 
     with flow_session(args, settings, "bench"):
-        result = run_benchmark(settings, articles=args.articles)
+        result = run_benchmark(settings, articles=args.articles, dask=args.dask)
     emit(result, args.json, render_benchmark)
     return 0
 

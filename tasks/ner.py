@@ -1,26 +1,33 @@
-"""NER execution: the model holder, worker processes, and a run's session that feeds them batch by batch.
+"""NER execution: chunks of (language, text) pairs to one executor, spans back; a run's session on top.
+
+One path, whatever runs the chunks (a concurrent.futures Executor each time, same submit and collect):
+- nothing configured (enrich.processes <= 1): this process, at once (nothing to overlap with);
+- enrich.processes > 1: ProcessPoolExecutor(spawn), its initializer loading the models once per worker;
+- [cluster] address (NEWSETL_DASK_ADDRESS): the executor of a Dask client; a worker plugin loads the
+  models once per worker process, and Dask reruns the chunks of a worker that dies.
+The worker side is tasks/ner_worker.py (free of Prefect); the Dask side tasks/ner_dask.py.
 
 Also the per-article glue that turns entity spans into an Enrichment (entities, dates mentioned,
-language, publication date).
+language, publication date), and NerSession: a run's NER, batch by batch.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import queue
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from newsetl.config.settings import EnrichSettings
+from newsetl.config.settings import ClusterSettings, EnrichSettings
 from newsetl.tasks.clean import normalized_blocks
 from newsetl.tasks.dates import DateResolver, clause_tense
 from newsetl.tasks.entities import (
-    ENTITY_LABELS,
     NAME_GROUPS,
     EntityKnowledge,
     Mention,
@@ -30,13 +37,8 @@ from newsetl.tasks.entities import (
 )
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
-from newsetl.tasks.ner_models import (
-    TextSpans,
-    entity_spans,
-    load_models,
-    model_packages,
-    serve_ner_worker,
-)
+from newsetl.tasks.ner_models import model_packages
+from newsetl.tasks.ner_worker import FoundSpans, Pair, TextSpans, find_entities, load_worker_models, ner_languages
 from newsetl.tasks.pubdate import FILE_MTIME, publication_date
 from newsetl.tasks.records import (
     DUPLICATE,
@@ -50,90 +52,205 @@ from newsetl.tasks.records import (
 )
 from newsetl.tasks.text import ner_form
 
-CHUNK_CHARS = 50_000  # texts sent to a worker at a time: about half a second of NER
+CHUNK_CHARS = 50_000  # characters sent to a worker at a time: about half a second of NER
+
+LOCAL, PROCESSES, DASK = "local", "processes", "dask"
 
 
-# --- worker processes -------------------------------------------------------------------
+# --- where chunks run ---------------------------------------------------------------------
 
 
 class EnrichmentWorkerError(NewsetlError):
-    """A worker process of the NER pool died or failed."""
+    """A worker process of the local NER pool died or failed."""
 
 
-class NerWorkerPool:
-    """Worker processes that each load the model once and find the entities of chunks of texts.
+class InlineExecutor(Executor):
+    """Runs each call at once in this process: the executor when NER has nowhere else to run."""
 
-    Chunks are queued at once and taken by whichever worker is free; results come back in any
-    order, tagged with the chunk's number. Only texts go out and small span tuples come back.
+    def __init__(self, initializer: Callable[..., Any] | None = None, initargs: tuple = ()) -> None:
+        self._initializer, self._initargs = initializer, initargs
 
-    NOTE: started with "spawn": forking a process that runs threads (Prefect's task
-    runners, the Elasticsearch client) can deadlock the child. spaCy's own
-    nlp.pipe(n_process=...) forks new workers on every call, with that risk, and its
-    Docs travel back pickled.
-    """
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        if self._initializer is not None:
+            initializer, self._initializer = self._initializer, None
+            initializer(*self._initargs)
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed to whoever reads the future, as an executor does
+            future.set_exception(error)
+        return future
 
-    def __init__(self, settings: EnrichSettings, size: int, labels: Collection[str]) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.size = size
-        self._submitted = 0
-        self._tasks = context.Queue()
-        self._results = context.Queue()
-        self._workers = [
-            context.Process(
-                target=serve_ner_worker, args=(settings, frozenset(labels), self._tasks, self._results), daemon=True
-            )
-            for _ in range(size)
-        ]
-        for worker in self._workers:
-            worker.start()
 
-    def healthy(self) -> bool:
-        return all(worker.is_alive() for worker in self._workers)
+@dataclass
+class NerExecutor:
+    """Where chunks run: the executor, its kind (local, processes, dask), and how to close it."""
 
-    def submit(self, texts: list[str], language: str) -> int:
-        """Queue a chunk of texts of one language; its spans come back from `results` tagged with the number given."""
-        self._submitted += 1
-        self._tasks.put((self._submitted, language, texts))
-        return self._submitted
+    executor: Executor
+    kind: str
+    address: str = ""
+    client: Any = None  # the Dask client, when kind is dask
+    workers_seen: set[str] = field(default_factory=set)  # host:pid of the processes that returned spans
 
-    def results(self, wait: bool) -> Iterator[tuple[int, list[TextSpans]]]:
-        """(chunk number, spans of each text) of chunks done: one (waiting for it) or all there are now."""
-        while True:
-            try:
-                number, spans, error = self._results.get(timeout=5) if wait else self._results.get_nowait()
-            except queue.Empty:
-                if not wait:
-                    return
-                self._check_alive()
-                continue
-            if error:
-                raise EnrichmentWorkerError(f"NER worker failed: {error}")
-            yield number, spans
-            if wait:
-                return
+    @property
+    def ahead(self) -> bool:
+        """Whether chunks sent ahead run meanwhile (not in this process)."""
+        return self.kind != LOCAL
 
-    def _check_alive(self) -> None:
-        dead = [worker.exitcode for worker in self._workers if not worker.is_alive()]
-        if dead:
-            raise EnrichmentWorkerError(
-                f"an NER worker process exited (exit codes {dead}): out of memory, or a main module "
-                "that starts work when imported (spawned workers import it; guard it with "
-                "`if __name__ == '__main__'`)"
-            )
+    def workers_now(self) -> int:
+        if self.client is not None:
+            from newsetl.tasks.ner_dask import worker_count
+
+            return worker_count(self.client)
+        return getattr(self.executor, "_max_workers", 1)
 
     def close(self) -> None:
-        """Stop the workers: they hold nothing worth a clean exit, and tearing down spaCy takes a second."""
-        for worker in self._workers:
-            worker.terminate()
-        for worker in self._workers:
-            worker.join(timeout=10)
-        # NOTE: chunks still queued (a run that failed) would otherwise keep this process from exiting.
-        self._tasks.cancel_join_thread()
-        self._tasks.close()
-        self._results.close()
+        if self.client is not None:
+            self.client.close()
+        else:
+            # NOTE: workers hold nothing worth a clean exit, and tearing down spaCy takes a second.
+            self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-# --- the model holder -------------------------------------------------------------------
+def open_executor(enrich: EnrichSettings, cluster: ClusterSettings) -> NerExecutor:
+    """The executor NER chunks run on, per the settings (see the module's docstring)."""
+    if cluster.address:
+        from newsetl.tasks.ner_dask import connect
+
+        client, executor = connect(cluster, enrich)
+        return NerExecutor(executor, DASK, cluster.address, client)
+    if enrich.processes > 1:
+        # NOTE: spawn, not fork: forking a process that runs threads (Prefect's, the Elasticsearch
+        # client's) can deadlock the child. Workers start on the first chunks and load the model once.
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            enrich.processes, mp_context=context, initializer=load_worker_models, initargs=(enrich,)
+        )
+        return NerExecutor(pool, PROCESSES)
+    return NerExecutor(InlineExecutor(load_worker_models, (enrich,)), LOCAL)
+
+
+# --- a run's chunks and spans ---------------------------------------------------------------
+
+
+class NerRunner:
+    """A run's NER: pairs sent ahead or asked for, chunked to the executor; spans kept for the latest batches.
+
+    The executor opens on first use: a run with nothing new to enrich starts no worker.
+    """
+
+    def __init__(self, enrich: EnrichSettings, cluster: ClusterSettings) -> None:
+        self.enrich, self.cluster = enrich, cluster
+        self.languages = ner_languages(enrich)
+        self._executor: NerExecutor | None = None
+        self._found: dict[Pair, TextSpans] = {}
+        self._pending: dict[Pair, Future] = {}
+        self._chunks: dict[Future, list[Pair]] = {}
+        self._last_batch: dict[Pair, int] = {}  # pair -> the latest batch that asked for it
+
+    @property
+    def executor(self) -> NerExecutor:
+        if self._executor is None:
+            self._executor = open_executor(self.enrich, self.cluster)
+        return self._executor
+
+    @property
+    def runs_ahead(self) -> bool:
+        """Whether sending ahead pays: NER runs outside this process (known without opening the executor)."""
+        return bool(self.cluster.address) or self.enrich.processes > 1
+
+    def send(self, pairs: Iterable[Pair], batch: int) -> int:
+        """Submit the pairs neither found nor pending, in chunks; how many went out."""
+        pairs = list(dict.fromkeys(pairs))
+        for pair in pairs:
+            self._last_batch[pair] = max(self._last_batch.get(pair, batch), batch)
+        new = [pair for pair in pairs if pair not in self._found and pair not in self._pending]
+        for chunk in _chunks(new, CHUNK_CHARS):
+            future = self.executor.executor.submit(find_entities, self.enrich, chunk)
+            self._chunks[future] = chunk
+            for pair in chunk:
+                self._pending[pair] = future
+        return len(new)
+
+    def spans(self, pairs: Sequence[Pair], batch: int) -> dict[Pair, TextSpans]:
+        """The spans of each pair, sending what was not sent ahead and waiting for what is pending."""
+        self.send(pairs, batch)
+        for future in dict.fromkeys(self._pending[pair] for pair in pairs if pair in self._pending):
+            self._collect(future)
+        return {pair: self._found[pair] for pair in pairs}
+
+    def forget_before(self, batch: int) -> None:
+        """Drop the spans of pairs no batch from `batch` on asked for: memory follows the batch size, not the corpus."""
+        for pair in [pair for pair, last in self._last_batch.items() if last < batch and pair not in self._pending]:
+            del self._last_batch[pair]
+            self._found.pop(pair, None)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Other work for the same workers (reading and extraction, when they see the same paths)."""
+        return self.executor.executor.submit(fn, *args)
+
+    def result(self, future: Future) -> Any:
+        """A future's result; a lost worker or scheduler as one-line errors."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise EnrichmentWorkerError(
+                "an NER worker process exited: out of memory, or a main module that starts work when "
+                "imported (spawned workers import it; guard it with `if __name__ == '__main__'`)"
+            ) from None
+        except CancelledError:
+            from newsetl.tasks.ner_dask import ClusterUnavailable
+
+            raise ClusterUnavailable(f"Dask scheduler at {self.cluster.address} lost mid-run") from None
+        except NewsetlError:
+            raise
+        except Exception as error:  # noqa: BLE001 - whatever failed in a worker ends the run as one line
+            raise EnrichmentWorkerError(f"NER worker failed: {type(error).__name__}: {error}") from None
+
+    def _collect(self, future: Future) -> None:
+        found: FoundSpans = self.result(future)
+        chunk = self._chunks.pop(future)
+        self._found.update(zip(chunk, found.spans, strict=True))
+        for pair in chunk:
+            self._pending.pop(pair, None)
+        self.executor.workers_seen.add(found.worker)
+
+    def describe(self) -> dict[str, Any]:
+        """Which executor ran NER and how many worker processes took part (for the run summary)."""
+        if self._executor is None:
+            return {"executor": DASK if self.cluster.address else PROCESSES if self.runs_ahead else LOCAL, "workers": 0}
+        described = {"executor": self._executor.kind, "workers": len(self._executor.workers_seen)}
+        if self._executor.address:
+            described["address"] = self._executor.address
+        return described
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
+
+    def __enter__(self) -> NerRunner:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _chunks(pairs: list[Pair], chars: int = CHUNK_CHARS) -> Iterator[list[Pair]]:
+    """The pairs in consecutive chunks of about `chars` characters."""
+    chunk: list[Pair] = []
+    size = 0
+    for pair in pairs:
+        chunk.append(pair)
+        size += len(pair[1])
+        if size >= chars:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+# --- what enrichment reads besides spans -------------------------------------------------------------------
 
 
 @dataclass
@@ -154,114 +271,14 @@ class ArticleReader:
         return cls(languages[0], identifier, dates, frozenset(languages), load_knowledge())
 
 
-@dataclass
-class NerModel:
-    """What enrichment needs loaded once: the spaCy pipeline, language and date tools, worker pool."""
-
-    models: Mapping[str, Any]  # language -> spacy.Language (ner_models.LanguageModels: loaded on first use)
-    names: dict[str, str]  # language -> the model package loaded
-    language: str  # ISO 639-1: the first configured language, assumed when a text is too short to tell
-    settings: EnrichSettings
-    language_identifier: LanguageIdentifier
-    date_resolver: DateResolver
-    languages: frozenset[str] = frozenset()
-    knowledge: EntityKnowledge = field(default_factory=EntityKnowledge, repr=False)
-    _pool: NerWorkerPool | None = field(default=None, repr=False)
-
-    @property
-    def nlp(self) -> Any:
-        """The default language's pipeline."""
-        return self.models[self.language]
-
-    @property
-    def name(self) -> str:
-        return self.names[self.language]
-
-    def pool(self, processes: int) -> NerWorkerPool:
-        """A running pool of `processes` workers, started on first use and kept between calls."""
-        if self._pool is not None and (self._pool.size != processes or not self._pool.healthy()):
-            self._pool.close()
-            self._pool = None
-        if self._pool is None:
-            self._pool = NerWorkerPool(self.settings, processes, ENTITY_LABELS)
-        return self._pool
-
-    def close(self) -> None:
-        """Stop the worker processes, if any."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-
-    def __enter__(self) -> NerModel:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
-def load_ner_model(settings: EnrichSettings) -> NerModel:
-    """Load the model of every language of enrich.models that has one installed, with only the components NER needs."""
-    names = model_packages(settings)
-    reader = ArticleReader.for_models(list(names))
-    return NerModel(
-        load_models(settings), names, reader.language, settings, reader.language_identifier, reader.date_resolver,
-        reader.languages, reader.knowledge,
-    )  # fmt: skip
-
-
 # --- an article's enrichment from its spans --------------------------------------------
-
-
-def enrich_articles(articles: Sequence[CleanArticle], model: NerModel, settings: EnrichSettings) -> list[Enrichment]:
-    """Enrichment of each article, in order; NER runs batched, in worker processes if configured."""
-    languages = [detect_language(article, model) for article in articles]
-    by_language: dict[str, dict[str, None]] = defaultdict(dict)
-    for article, language in zip(articles, languages):
-        if language in model.languages:
-            by_language[language].update(dict.fromkeys(text for text, _ in ner_texts(article, settings.max_chars)))
-    spans: dict[str, TextSpans] = {}
-    for language, texts in by_language.items():
-        if settings.processes <= 1 or len(articles) < 2:
-            found = entity_spans(model.models[language], list(texts), ENTITY_LABELS, settings.batch_size)
-            spans.update(zip(texts, found))
-        else:
-            spans.update(_spans_from_pool(model.pool(settings.processes), list(texts), language))
-    return [
-        enrich_with_spans(article, language, spans, model, settings.max_chars)
-        for article, language in zip(articles, languages, strict=True)
-    ]
-
-
-def _spans_from_pool(pool: NerWorkerPool, texts: list[str], language: str) -> dict[str, TextSpans]:
-    """Entity spans of texts of one language, found by the workers (one call: everything sent, then awaited)."""
-    chunks = {pool.submit(chunk, language): chunk for chunk in text_chunks(texts)}
-    spans: dict[str, TextSpans] = {}
-    while chunks:
-        for number, found in pool.results(wait=True):
-            if number in chunks:  # else left over from a call that failed
-                spans.update(zip(chunks.pop(number), found, strict=True))
-    return spans
-
-
-def text_chunks(texts: Iterable[str], chars: int = CHUNK_CHARS) -> Iterator[list[str]]:
-    """The texts in consecutive chunks of about `chars` characters."""
-    chunk: list[str] = []
-    size = 0
-    for text in texts:
-        chunk.append(text)
-        size += len(text)
-        if size >= chars:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
 
 
 def enrich_with_spans(
     article: CleanArticle,
     language: str,
     spans: Mapping[str, TextSpans],
-    reader: ArticleReader | NerModel,
+    reader: ArticleReader,
     max_chars: int,
 ) -> Enrichment:
     """An article's enrichment from the entity spans of its NER texts (see ner_texts)."""
@@ -350,185 +367,100 @@ def _relative_base(published_at: str | None, source: str | None) -> date | None:
         return None
 
 
-# --- a run's NER ------------------------------------------------------------------------
+# --- a run's NER --------------------------------------------------------------------------
 
 
 class NerSession:
-    """A run's NER, started on first use (a run with nothing new to enrich starts nothing).
+    """A run's NER, batch by batch: language and dates here, entity spans through a NerRunner.
 
-    With settings.processes > 1, worker processes find the entities and `start` queues a batch's
-    texts as soon as it is extracted: NER of a batch runs while the batch before it is cleaned,
-    deduplicated and indexed here. Spans are kept by text for the latest two batches, so a text
-    seen again (a copied file, a paragraph shared by near-duplicates) goes through NER once.
-    Otherwise the model is loaded here and `enrich` runs NER on what it needs.
+    When NER runs outside this process, `start` sends a batch's texts as soon as the batch is
+    extracted: its NER runs while the batch before it is cleaned, deduplicated and indexed here.
+    `enrich` then needs only what cleaning changed. Batches are numbered by the order of the calls.
     """
 
-    def __init__(self, settings: EnrichSettings) -> None:
+    def __init__(self, settings: EnrichSettings, cluster: ClusterSettings | None = None) -> None:
         self.settings = settings
-        self._model: NerModel | None = None
-        self._reader: ArticleReader | None = None
-        self._pool: NerWorkerPool | None = None
-        self._spans: dict[str, TextSpans] = {}
-        self._chunks: dict[int, list[str]] = {}  # chunk number -> its texts, queued in the workers
-        self._outbox: dict[str, list[str]] = defaultdict(list)  # language -> texts of its next chunk
-        self._outbox_chars: dict[str, int] = defaultdict(int)
-        self._queued: set[str] = set()
-        self._used: dict[str, int] = {}  # text -> the latest call (start or enrich) that asked for it
-        self._batch = 0  # calls of start and enrich so far
-        self._files_queued: set[int] = set()  # sha256 (first 64 bits) of the files whose texts were queued
-        self._languages: dict[tuple[str, str, str | None], tuple[str, int]] = {}  # language sample -> (language, batch)
-
-    @property
-    def in_workers(self) -> bool:
-        return self.settings.processes > 1
-
-    def model(self) -> NerModel:
-        if self._model is None:
-            self._model = load_ner_model(self.settings)
-        return self._model
-
-    def reader(self) -> ArticleReader | NerModel:
-        """Language identification and date resolution (in worker mode without loading spaCy here)."""
-        if not self.in_workers:
-            return self.model()
-        if self._reader is None:
-            self._reader = ArticleReader.for_models(list(model_packages(self.settings)), warm=False)
-        return self._reader
+        self.ner = NerRunner(settings, cluster or ClusterSettings())
+        self.reader = ArticleReader.for_models(list(model_packages(settings)))
+        self._started = self._enriched = 0  # batches started and enriched so far
+        self._files_sent: set[int] = set()  # sha256 (first 64 bits) of the files whose texts were sent
+        self._languages: dict[tuple[str, str, str | None], tuple[str, int]] = {}  # sample -> (language, batch)
 
     def start(self, extracted: ExtractedBatch, known: Mapping[str, SourceState]) -> int:
-        """Queue the NER texts of a batch's articles in the workers; how many texts went out.
+        """Send the NER texts of a batch's articles ahead; how many texts went out.
 
         Articles of files read before with the same bytes (their articles are stored) and of
-        files already queued (copies) are left out, as are articles not in the model's language.
-        Whatever cleaning keeps of the rest is among the texts queued.
+        files already sent (copies) are left out, as are articles in no language NER has a model
+        for. Whatever cleaning keeps of the rest is among the texts sent.
         """
-        if not self.in_workers:
+        batch, self._started = self._started, self._started + 1
+        if not self.ner.runs_ahead:
             return 0
-        self._batch += 1
         articles = [
             article
             for article in extracted.articles
             if (read := extracted.read.get(article.source.path)) is None
             or not (
-                _short_hash(read.sha256) in self._files_queued
+                _short_hash(read.sha256) in self._files_sent
                 or _stored_before(known.get(read.source.path), read.sha256)
             )
         ]
-        self._files_queued.update(_short_hash(read.sha256) for read in extracted.read.values())
-        if not articles:
-            return 0
-        self._start_pool()  # the workers load the model meanwhile
-        reader = self.reader()
-        queued = 0
-        for article in articles:
-            draft = _draft(article)
-            if (language := self._language(draft, reader)) in reader.languages:
-                queued += self._queue((text for text, _ in ner_texts(draft, self.settings.max_chars)), language)
-        self._send()
-        return queued
+        self._files_sent.update(_short_hash(read.sha256) for read in extracted.read.values())
+        return self.ner.send((pair for article in articles for pair in self._pairs(_draft(article), batch)), batch)
 
     def enrich(self, articles: Sequence[CleanArticle]) -> list[Enrichment]:
-        """Enrichment of each article, in order, from the spans queued by `start` (the rest found now)."""
-        self._batch += 1
-        reader = self.reader()
-        languages = [self._language(article, reader) for article in articles]
-        by_language: dict[str, list[str]] = defaultdict(list)
-        for article, language in zip(articles, languages):
-            if language in reader.languages:
-                by_language[language] += [text for text, _ in ner_texts(article, self.settings.max_chars)]
-        texts = [text for language_texts in by_language.values() for text in language_texts]
-        if self.in_workers:
-            for language, language_texts in by_language.items():
-                self._queue(language_texts, language)  # only what `start` did not foresee
-            self._send()
-            while any(text in self._queued for text in texts):
-                self._receive(wait=True)
-        else:
-            for language, language_texts in by_language.items():
-                self._find_here(language_texts, language)
+        """Enrichment of each article, in order, from the spans sent ahead by `start` (the rest found now)."""
+        batch, self._enriched = self._enriched, self._enriched + 1
+        pairs = [list(self._pairs(article, batch)) for article in articles]
+        found = self.ner.spans([pair for article_pairs in pairs for pair in article_pairs], batch)
         enrichments = [
-            enrich_with_spans(article, language, self._spans, reader, self.settings.max_chars)
-            for article, language in zip(articles, languages, strict=True)
+            enrich_with_spans(
+                article,
+                self._language(article, batch),
+                {text: found[(language, text)] for language, text in article_pairs},
+                self.reader,
+                self.settings.max_chars,
+            )
+            for article, article_pairs in zip(articles, pairs, strict=True)
         ]
-        self._forget_older_batches()
+        self.ner.forget_before(batch)
+        for key in [key for key, (_, last) in self._languages.items() if last < batch]:
+            del self._languages[key]
         return enrichments
 
-    def _language(self, article: CleanArticle, reader: ArticleReader | NerModel) -> str:
+    def _pairs(self, article: CleanArticle, batch: int) -> Iterator[Pair]:
+        """(language, text) of each text NER reads of the article; none when no model reads its language."""
+        language = self._language(article, batch)
+        if language in self.ner.languages:
+            yield from ((language, text) for text, _ in ner_texts(article, self.settings.max_chars))
+
+    def _language(self, article: CleanArticle, batch: int) -> str:
         """detect_language, once per text (an article's draft and its cleaned form are often the same)."""
         key = (article.title, article.body[:LANGUAGE_SAMPLE_CHARS], article.language)
-        if key not in self._languages:
-            self._languages[key] = (detect_language(article, reader), self._batch)
-        language, _ = self._languages[key]
-        self._languages[key] = (language, self._batch)
+        language, last = self._languages.get(key) or (detect_language(article, self.reader), batch)
+        self._languages[key] = (language, max(last, batch))
         return language
 
-    def _start_pool(self) -> None:
-        if self._pool is None:
-            self._pool = NerWorkerPool(self.settings, self.settings.processes, ENTITY_LABELS)
-
-    def _queue(self, texts: Iterable[str], language: str) -> int:
-        """Send the texts neither found nor queued yet to the workers, a chunk as soon as one is full; how many."""
-        count = 0
-        for text in texts:
-            self._used[text] = max(self._used.get(text, 0), self._batch)
-            if text in self._spans or text in self._queued:
-                continue
-            self._queued.add(text)
-            self._outbox[language].append(text)
-            self._outbox_chars[language] += len(text)
-            count += 1
-            if self._outbox_chars[language] >= CHUNK_CHARS:
-                self._send()
-        return count
-
-    def _send(self) -> None:
-        """Submit the texts in the outbox as one chunk per language."""
-        if not any(self._outbox.values()):
-            return
-        self._start_pool()
-        assert self._pool is not None
-        for language, texts in self._outbox.items():
-            if texts:
-                self._chunks[self._pool.submit(texts, language)] = texts
-        self._outbox.clear()
-        self._outbox_chars.clear()
-        self._receive(wait=False)
-
-    def _receive(self, wait: bool) -> None:
-        assert self._pool is not None
-        for number, found in self._pool.results(wait):
-            for text, spans in zip(self._chunks.pop(number), found, strict=True):
-                self._spans[text] = spans
-                self._queued.discard(text)
-
-    def _find_here(self, texts: list[str], language: str) -> None:
-        """Spans of the texts of one language not known yet, from its model in this process."""
-        for text in texts:
-            self._used[text] = self._batch
-        new = [text for text in dict.fromkeys(texts) if text not in self._spans]
-        nlp = self.model().models[language]
-        self._spans.update(zip(new, entity_spans(nlp, new, ENTITY_LABELS, self.settings.batch_size)))
-
-    def _forget_older_batches(self) -> None:
-        """Keep the spans of the latest two calls (the batch enriched, the one started after it).
-
-        Memory follows the batch size, not the corpus.
-        """
-        oldest = self._batch - 1
-        for text in [text for text, batch in self._used.items() if batch < oldest and text not in self._queued]:
-            del self._used[text]
-            self._spans.pop(text, None)
-        for key in [key for key, (_, batch) in self._languages.items() if batch < oldest]:
-            del self._languages[key]
+    def close(self) -> None:
+        self.ner.close()
 
     def __enter__(self) -> NerSession:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._pool is not None:
-            self._pool.close()
-        if self._model is not None:
-            self._model.close()
+        self.close()
+
+
+def load_ner_model(settings: EnrichSettings) -> NerSession:
+    """A session for tests and evaluations: the same path as a run (ModelNotInstalled when no model is)."""
+    return NerSession(settings)
+
+
+def enrich_articles(
+    articles: Sequence[CleanArticle], model: NerSession, settings: EnrichSettings | None = None
+) -> list[Enrichment]:
+    """Enrichment of each article, in order: one batch through the session (for tests and evaluations)."""
+    return model.enrich(articles)
 
 
 def _short_hash(sha256: str) -> int:

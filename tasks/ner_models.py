@@ -6,19 +6,18 @@ only what NER needs (Prefect alone takes ~0.8 s to import).
 The interface a worker needs:
     models = load_models(settings)  # once per worker process: language -> spacy.Language, each loaded on first use
     spans = language_entity_spans(models, "fr", texts, ENTITY_LABELS, settings.batch_size)
-`ner_languages(settings)` tells, without loading anything, which languages get NER.
+`ner_languages(settings)` tells, without loading anything, which languages get NER; tasks/ner_worker.py keeps
+the loaded models of a worker process.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import spacy
 import spacy.util
 
-from newsetl.children import die_with_parent
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.errors import ConfigurationError
 
@@ -142,14 +141,3 @@ def language_entity_spans(
     """entity_spans of texts of one language, with that language's model."""
     return list(entity_spans(models[language], texts, labels, batch_size))
 
-
-def serve_ner_worker(settings: EnrichSettings, labels: frozenset[str], tasks: Any, results: Any) -> None:
-    """Worker loop: the entities of chunks (number, language, texts), with that language's model, until told to stop."""
-    # A killed run must not leave its workers waiting on the queue forever.
-    die_with_parent(multiprocessing.parent_process().pid)
-    models = load_models(settings)
-    for number, language, texts in iter(tasks.get, None):
-        try:
-            results.put((number, language_entity_spans(models, language, texts, labels, settings.batch_size), None))
-        except Exception as error:  # noqa: BLE001 - reported to the parent, which raises it
-            results.put((number, None, f"{type(error).__name__}: {error}"))

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 # Reason codes of quarantine records (README, "What a run does"); extend here, nowhere else.
 EMPTY = "empty"
@@ -177,6 +178,8 @@ class RunSummary:
     languages_without_ner: dict[str, int] = field(default_factory=dict)
     # The first files that went wrong, named in the run's log; the rest are in the quarantine index.
     problem_files: list[dict[str, str]] = field(default_factory=list)
+    # Where NER ran: {"executor": "local" | "processes" | "dask", "workers": processes that took part, "address"}.
+    ner: dict[str, Any] = field(default_factory=dict)
 
     def add_stage_time(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = round(self.stage_seconds.get(stage, 0.0) + seconds, 4)

