@@ -37,8 +37,8 @@ from newsetl.tasks.entities import (
 )
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
-from newsetl.tasks.ner_models import model_packages
-from newsetl.tasks.ner_worker import FoundSpans, Pair, TextSpans, find_entities, load_worker_models, ner_languages
+from newsetl.tasks.ner_models import model_packages, ner_languages
+from newsetl.tasks.ner_worker import FoundSpans, Pair, TextSpans, find_entities, load_worker_models
 from newsetl.tasks.pubdate import FILE_MTIME, publication_date
 from newsetl.tasks.records import (
     DUPLICATE,

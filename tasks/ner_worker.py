@@ -16,7 +16,7 @@ from typing import Any
 
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.entities import ENTITY_LABELS
-from newsetl.tasks.ner_models import TextSpans, language_entity_spans, load_models, ner_languages
+from newsetl.tasks.ner_models import TextSpans, language_entity_spans, load_models
 
 # (language, text): the unit of work; a chunk is a list of them.
 Pair = tuple[str, str]
