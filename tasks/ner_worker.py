@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,18 +24,19 @@ Pair = tuple[str, str]
 
 # Per process: the models of each settings seen (a Dask worker may serve runs with other settings),
 # and what this process did, for `worker_report`.
-_MODELS: dict[EnrichSettings, dict[str, Any]] = {}
+_MODELS: dict[str, Mapping[str, Any]] = {}  # keyed by repr(settings): their models mapping is a dict
 _DONE = {"chunks": 0, "texts": 0}
 
 
 # --- the worker side ------------------------------------------------------------------------
 
 
-def load_worker_models(settings: EnrichSettings) -> dict[str, Any]:
+def load_worker_models(settings: EnrichSettings) -> Mapping[str, Any]:
     """The models of these settings in this process, loaded on first call (executor initializer, Dask plugin)."""
-    if settings not in _MODELS:
-        _MODELS[settings] = load_models(settings)
-    return _MODELS[settings]
+    key = repr(settings)
+    if key not in _MODELS:
+        _MODELS[key] = load_models(settings)
+    return _MODELS[key]
 
 
 @dataclass(frozen=True)
