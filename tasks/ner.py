@@ -38,7 +38,14 @@ from newsetl.tasks.entities import (
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
 from newsetl.tasks.ner_models import model_packages, ner_languages
-from newsetl.tasks.ner_worker import FoundSpans, Pair, TextSpans, find_entities, load_worker_models
+from newsetl.tasks.ner_worker import (
+    FoundSpans,
+    Pair,
+    TextSpans,
+    find_entities,
+    load_worker_models,
+    start_local_worker,
+)
 from newsetl.tasks.pubdate import FILE_MTIME, publication_date
 from newsetl.tasks.records import (
     DUPLICATE,
@@ -124,7 +131,7 @@ def open_executor(enrich: EnrichSettings, cluster: ClusterSettings) -> NerExecut
         # client's) can deadlock the child. Workers start on the first chunks and load the model once.
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(
-            enrich.processes, mp_context=context, initializer=load_worker_models, initargs=(enrich,)
+            enrich.processes, mp_context=context, initializer=start_local_worker, initargs=(enrich,)
         )
         return NerExecutor(pool, PROCESSES)
     return NerExecutor(InlineExecutor(load_worker_models, (enrich,)), LOCAL)

@@ -7,6 +7,7 @@ NER needs (Prefect alone takes ~0.8 s and ~100 MB to import).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import socket
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from newsetl.children import die_with_parent
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.entities import ENTITY_LABELS
 from newsetl.tasks.ner_models import TextSpans, language_entity_spans, load_models
@@ -37,6 +39,12 @@ def load_worker_models(settings: EnrichSettings) -> Mapping[str, Any]:
     if key not in _MODELS:
         _MODELS[key] = load_models(settings)
     return _MODELS[key]
+
+
+def start_local_worker(settings: EnrichSettings) -> None:
+    """A local pool worker's start: it dies with the run (a killed run leaves no worker), then loads the models."""
+    die_with_parent(multiprocessing.parent_process().pid)
+    load_worker_models(settings)
 
 
 @dataclass(frozen=True)
