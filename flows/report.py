@@ -8,6 +8,7 @@ from uuid import UUID
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext
 
+from newsetl.tasks.output import printable
 from newsetl.tasks.records import RunSummary
 
 SUMMARY_ARTIFACT_KEY = "ingest-summary"
@@ -54,7 +55,7 @@ def publish_summary(summary: RunSummary, logger: logging.Logger | logging.Logger
         summary.near_duplicates, summary.quarantined, summary.failed, summary.seconds,
     )  # fmt: skip
     for problem in summary.problem_files:
-        logger.warning("%s: %s", problem["reason"], problem["path"])
+        logger.warning("%s: %s", problem["reason"], printable(problem["path"]))
     unnamed = summary.quarantined + summary.failed - len(summary.problem_files)
     if unnamed > 0:
         logger.warning("... and %d more files quarantined or failed: see the quarantine index", unnamed)

@@ -24,14 +24,14 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
-from newsetl.config.settings import CleanSettings
+from newsetl.config.settings import CleanSettings, ExtractSettings
 from newsetl.tasks.records import (
     NO_TEXT,
     CleanArticle,
@@ -41,6 +41,8 @@ from newsetl.tasks.records import (
     FileRead,
     Quarantine,
     RunSummary,
+    SourceFile,
+    SourceState,
 )
 from newsetl.tasks.source_state import group_key
 from newsetl.tasks.text import WORD, comparison_form, normalize_text, word_count
@@ -177,7 +179,8 @@ class _GroupStories:
         self.story_blocks: list[set[str]] = []  # every fingerprint seen in each story
         self.stories_of_long_block: dict[str, set[int]] = {}
 
-    def add(self, article: ExtractedArticle) -> None:
+    def add(self, article: ExtractedArticle) -> bool:
+        """Count the article's blocks; True when it starts a story of its own (not a version of one seen)."""
         blocks: set[str] = set()
         long_blocks: set[str] = set()
         for paragraph in article.paragraphs:
@@ -187,14 +190,16 @@ class _GroupStories:
                 if word_count(paragraph) >= LONG_BLOCK_WORDS:
                     long_blocks.add(fingerprint)
         if not blocks:
-            return
+            return False
         story = self._same_story(long_blocks)
+        new_story = story is None
         if story is None:
             story = len(self.story_blocks)
             self.story_blocks.append(set())
         self.story_blocks[story] |= blocks
         for fingerprint in long_blocks:
             self.stories_of_long_block.setdefault(fingerprint, set()).add(story)
+        return new_story
 
     def _same_story(self, long_blocks: set[str]) -> int | None:
         distinctive = [
@@ -383,8 +388,10 @@ def strip_boilerplate(
     if not kept:
         return None
     body = "\n\n".join(kept)
+    text_hash = article_id(title, body)
     return CleanArticle(
-        id=article_id(title, body),
+        id=text_hash,
+        text_hash=text_hash,
         title=title,
         body=body,
         source=article.source,
@@ -575,6 +582,88 @@ def _names_site(part: str, sites: set[str]) -> bool:
     return bool(form) and (form in sites or form.removeprefix("the") in sites or form.removesuffix("com") in sites)
 
 
+# --- what a run knows before its first batch -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunBoilerplate:
+    """The counts of every file a run reads, learned before any file is cleaned.
+
+    Cleaning every batch with the same knowledge makes a file's body independent of the batch it
+    falls in and of the order of batches: the same folder gives the same bodies, hence the same
+    article ids, on a first run, on `--force`, and at any batch size (see README, "Article ids").
+    `story_files` are the files whose article starts a story of its own: the blocks they hold are
+    the ones recorded for later runs (a second version of a story adds nothing).
+    """
+
+    learned: BoilerplateModel
+    story_files: frozenset[str]
+
+
+def learn_run_boilerplate(batches: Iterable[ExtractedBatch], settings: CleanSettings) -> RunBoilerplate:
+    """Stories and block counts per group over every article of the batches (files in path order).
+
+    The batches are consumed one at a time (only the counts are kept)."""
+    del settings  # thresholds apply when the model is used
+    stories: dict[str, _GroupStories] = {}
+    story_files: set[str] = set()
+    for batch in batches:
+        fingerprint = functools.cache(line_fingerprint)
+        for article in sorted(batch.articles, key=lambda a: (a.source.path, a.source.record or "")):
+            group_stories = stories.setdefault(article.group, _GroupStories(line_fingerprint))
+            group_stories.fingerprint = fingerprint
+            if group_stories.add(article):
+                story_files.add(article.source.path)
+    return RunBoilerplate(BoilerplateModel({group: s.counts() for group, s in stories.items()}), frozenset(story_files))
+
+
+class RunStore:
+    """The run's store, whose block counts leave out the files this run reads (RunBoilerplate has them).
+
+    A file read now was counted by the store when an earlier run recorded it, and again once this
+    run records it: both are taken off, so each file counts exactly once, whatever the batch.
+    Everything else goes to the wrapped store.
+    """
+
+    def __init__(self, store: ArticleStore, reading: Iterable[str], known: Mapping[str, SourceState]) -> None:
+        self._store = store
+        self._counted: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._groups: Counter[str] = Counter()
+        self._blocks: Counter[str] = Counter()
+        for path in reading:
+            state = known.get(path)
+            self._set(path, (state.groups, state.block_fingerprints) if state is not None else ((), ()))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+    def _set(self, path: str, counted: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+        groups, blocks = self._counted.get(path, ((), ()))
+        self._groups.subtract(set(groups))
+        self._blocks.subtract(set(blocks))
+        self._counted[path] = counted
+        self._groups.update(set(counted[0]))
+        self._blocks.update(set(counted[1]))
+
+    def block_counts(self, groups: Iterable[str], fingerprints: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]:
+        group_files, block_files = self._store.block_counts(groups, fingerprints)
+        return (
+            {g: max(0, n - self._groups[g]) for g, n in group_files.items()},
+            {b: max(0, n - self._blocks[b]) for b, n in block_files.items()},
+        )
+
+    def write_states(self, writes: Any) -> None:
+        self._store.write_states(writes)
+        for state in writes.states:
+            if state.path in self._counted:
+                self._set(state.path, (state.groups, state.block_fingerprints))
+        for path in writes.removed_states:
+            if path in self._counted:
+                self._set(path, ((), ()))
+
+
 # --- the cleaning step of a batch ------------------------------------------------------------
 
 
@@ -594,11 +683,13 @@ def persisted_counts(
     return {group: GroupCounts(group_stories.get(group, 0), dict(counts[group])) for group in fingerprints}
 
 
-def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings) -> CleanedBatch:
-    """Strip boilerplate learned from this batch and from earlier runs' counts of the same groups."""
+def clean_batch(
+    extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, run: RunBoilerplate | None = None
+) -> CleanedBatch:
+    """Strip boilerplate learned from the run's files (or this batch's) and from earlier runs' counts of the same groups."""
     fingerprint = functools.cache(line_fingerprint)  # each block is fingerprinted once here, not four times
-    learned = learn_boilerplate(extracted.articles, settings, fingerprint)
-    model = learned.merge(persisted_counts(extracted.articles, store, fingerprint))
+    learned = learn_boilerplate(extracted.articles, settings, fingerprint) if run is None else run.learned
+    model = _restricted(learned, extracted.articles, fingerprint).merge(persisted_counts(extracted.articles, store, fingerprint))
     articles: list[CleanArticle] = []
     problems = list(extracted.problems)
     kept_files: dict[str, list[CleanArticle]] = {}
@@ -626,8 +717,11 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
     quarantined = list(extracted.quarantined)
     for path, file_read in extracted.read.items():
         if path in kept_files:
+            story = run is None or path in run.story_files  # a later version of a story adds no counts
             read[path] = dataclasses.replace(
-                file_read, groups=tuple(sorted(groups[path])), block_fingerprints=tuple(sorted(blocks[path]))
+                file_read,
+                groups=tuple(sorted(groups[path])) if story else (),
+                block_fingerprints=tuple(sorted(blocks[path])) if story else (),
             )
         else:
             quarantined.append(Quarantine(path, NO_TEXT, "only boilerplate"))
@@ -635,11 +729,40 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
     return CleanedBatch(extracted.files, read, tuple(articles), tuple(quarantined), tuple(problems), extracted.failed)
 
 
+def _restricted(model: BoilerplateModel, articles: Iterable[ExtractedArticle], fingerprint: Fingerprint) -> BoilerplateModel:
+    """The counts of the batch's groups and blocks only (a run's model can be large; merging copies it)."""
+    wanted: dict[str, set[str]] = {}
+    for article in articles:
+        wanted.setdefault(article.group, set()).update(article_fingerprints(article, fingerprint))
+    groups = {}
+    for group, fingerprints in wanted.items():
+        counts = model.groups.get(group)
+        if counts is not None:
+            groups[group] = GroupCounts(counts.articles, {fp: counts.fingerprints[fp] for fp in fingerprints if fp in counts.fingerprints})
+    return BoilerplateModel(groups)
+
+
 @task(name="clean", cache_policy=NONE)
 def clean_batch_task(
-    extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, summary: RunSummary
+    extracted: ExtractedBatch,
+    store: ArticleStore,
+    settings: CleanSettings,
+    summary: RunSummary,
+    run: RunBoilerplate | None = None,
 ) -> CleanedBatch:
     """Remove boilerplate from a batch's articles."""
     with summary.timed("clean"):
-        cleaned = clean_batch(extracted, store, settings)
+        cleaned = clean_batch(extracted, store, settings, run)
     return cleaned
+
+
+@task(name="learn-boilerplate", cache_policy=NONE)
+def learn_run_boilerplate_task(
+    files: Sequence[SourceFile], batch_size: int, extract_settings: ExtractSettings, settings: CleanSettings, summary: RunSummary
+) -> RunBoilerplate:
+    """What boilerplate looks like across every file the run reads, before any is cleaned (files are read twice)."""
+    from newsetl.tasks.extract import extract_batch
+
+    with summary.timed("learn_boilerplate"):
+        batches = (extract_batch(files[start : start + batch_size], extract_settings) for start in range(0, len(files), batch_size))
+        return learn_run_boilerplate(batches, settings)

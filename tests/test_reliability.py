@@ -913,12 +913,15 @@ def readable(data: bytes) -> str:
 def test_secrets_come_from_the_environment_only(tmp_path):
     from newsetl.config.settings import load_settings
 
+    from config.settings import SettingsError
+
+    with_secret = tmp_path / "with-secret.toml"
+    with_secret.write_text('[es]\napi_key = "from-the-file"\n')
+    with pytest.raises(SettingsError, match="es.api_key is a secret: set NEWSETL_ES_API_KEY") as refused:
+        load_settings({}, with_secret)
+    assert "from-the-file" not in str(refused.value)
     settings_file = tmp_path / "settings.toml"
-    settings_file.write_text(
-        '[es]\napi_key = "from-the-file"\npassword = "from-the-file"\n[kibana]\npassword = "from-the-file"\n'
-    )
-    from_file = load_settings({}, settings_file)
-    assert (from_file.es.api_key, from_file.es.password, from_file.kibana.password) == ("", "", "")
+    settings_file.write_text('[es]\nurl = "http://127.0.0.1:9200"\n')
     environ = {"NEWSETL_ES_API_KEY": "k-secret", "NEWSETL_ES_PASSWORD": "p-secret", "KIBANA_PASSWORD": "kp-secret"}
     from_env = load_settings(environ, settings_file)
     assert from_env.es.api_key == "k-secret" and from_env.kibana.password == "kp-secret"
