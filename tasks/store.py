@@ -79,6 +79,10 @@ class WriteFailure:
     @property
     def by_document(self) -> bool:
         """The document's content was refused: its file is quarantined (index_rejected)."""
+        if self.error_type == "illegal_argument_exception":
+            # On a field (an immense term, a bad value): the document's. Otherwise the request's,
+            # e.g. "no write index is defined for alias": the cluster's.
+            return "field" in self.reason.lower()
         return self.error_type in DOCUMENT_ERRORS
 
     @property

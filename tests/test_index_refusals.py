@@ -36,7 +36,10 @@ def test_failures_are_classified_by_who_caused_them():
     busy = WriteFailure("a", 429, "429 es_rejected_execution_exception", "es_rejected_execution_exception")
     down = WriteFailure("a", 503, "503 unavailable_shards_exception", "unavailable_shards_exception")
     denied = WriteFailure("a", 401, "401 security_exception", "security_exception")
+    term = WriteFailure("a", 400, "400 illegal_argument_exception: Document contains at least one immense term in field=\"body\"", "illegal_argument_exception")
+    alias = WriteFailure("a", 400, "400 illegal_argument_exception: no write index is defined for alias [articles]", "illegal_argument_exception")
     assert mapping.by_document and not mapping.blocks_writes
+    assert term.by_document and not alias.by_document
     assert [f.blocks_writes for f in (blocked, disk, denied)] == [True, True, True]
     assert not any(f.by_document for f in (blocked, disk, busy, down, denied))
     assert not busy.blocks_writes and not down.blocks_writes
