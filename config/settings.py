@@ -247,7 +247,11 @@ def load_settings(
             if key in overrides.get(section, {}):
                 values[key] = _coerce(overrides[section][key], hint, f"{section}.{key}")
             if key in values:
-                where = name if environ.get(name, "") != "" and key not in overrides.get(section, {}) else f"{section}.{key}"
+                where = (
+                    name
+                    if environ.get(name, "") != "" and key not in overrides.get(section, {})
+                    else f"{section}.{key}"
+                )
                 _check_range(section, key, values[key], where)
         sections[section_field.name] = section_cls(**values)
     sections["es"] = _credentials_out_of_url(sections["es"])
@@ -262,7 +266,12 @@ def validate(settings: Settings) -> None:
     for section_field in dataclasses.fields(Settings):
         section = getattr(settings, section_field.name)
         for key_field in dataclasses.fields(section):
-            _check_range(section_field.name, key_field.name, getattr(section, key_field.name), f"{section_field.name}.{key_field.name}")
+            _check_range(
+                section_field.name,
+                key_field.name,
+                getattr(section, key_field.name),
+                f"{section_field.name}.{key_field.name}",
+            )
     check_index_name(settings.es.index)
     for name, url in (("NEWSETL_ES_URL", settings.es.url), ("KIBANA_URL", settings.kibana.url)):
         parts = urlsplit(url)
@@ -293,10 +302,13 @@ def check_index_name(name: str, setting: str = "NEWSETL_INDEX") -> str:
     return name
 
 
-def _check_known(from_file: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any], path: Path) -> None:
+def _check_known(
+    from_file: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any], path: Path
+) -> None:
     """Unknown sections, keys and NEWSETL_* variables are errors naming the closest setting."""
     known = {
-        section.name: {key.name for key in dataclasses.fields(_section_type(section))} for section in dataclasses.fields(Settings)
+        section.name: {key.name for key in dataclasses.fields(_section_type(section))}
+        for section in dataclasses.fields(Settings)
     }
     dotted = [f"{section}.{key}" for section, keys in known.items() for key in keys]
     for where, given in ((path.name, from_file), ("settings", overrides)):
@@ -305,7 +317,9 @@ def _check_known(from_file: Mapping[str, Any], environ: Mapping[str, str], overr
                 raise SettingsError(f"{where}: unknown section [{section}]{_closest(section, list(known))}")
             for key in values:
                 if key not in known[section]:
-                    raise SettingsError(f"{where}: unknown setting {section}.{key}{_closest(f'{section}.{key}', dotted)}")
+                    raise SettingsError(
+                        f"{where}: unknown setting {section}.{key}{_closest(f'{section}.{key}', dotted)}"
+                    )
                 if where == path.name and (section, key) in SECRET_FIELDS:
                     raise SettingsError(
                         f"{where}: {section}.{key} is a secret: set {env_name(section, key)} in the environment instead"

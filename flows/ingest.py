@@ -85,7 +85,9 @@ def run_pipeline(
     record_quarantine_task(quote(found.quarantined), quote(plan.known), store, summary)
     # Every batch is cleaned with what the whole run reads: bodies (and ids) do not depend on batches.
     store = RunStore(store, [source.path for source in plan.to_read], plan.known)
-    boilerplate = learn_run_boilerplate_task(quote(plan.to_read), settings.flow.batch_size, settings.extract, settings.clean, summary)
+    boilerplate = learn_run_boilerplate_task(
+        quote(plan.to_read), settings.flow.batch_size, settings.extract, settings.clean, summary
+    )
     progress = start_progress(len(plan.to_read))
     done = 0
     with NerSession(settings.enrich) as ner:

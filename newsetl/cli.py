@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="re-read files even when unchanged")
     run.add_argument("--since", type=iso_moment, help="only re-read files modified at or after this ISO date/time")
     run.add_argument("--dry-run", action="store_true", help="do everything but write to Elasticsearch")
-    run.add_argument("--batch-size", type=setting_int("flow", "batch_size"), help="files per batch (default: [flow] batch_size)")
+    run.add_argument(
+        "--batch-size", type=setting_int("flow", "batch_size"), help="files per batch (default: [flow] batch_size)"
+    )
     run.set_defaults(handler=run_command)
 
     process = commands.add_parser("process", help="the same pipeline without Elasticsearch, to JSON lines")
@@ -153,14 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     process.set_defaults(handler=process_command)
 
     search = commands.add_parser("search", help="full-text search with filters")
-    search.add_argument("query", nargs="?", default="", type=bounded_text(QUERY_MAX_CHARS), help="words to look for (english-analysed)")
+    query = bounded_text(QUERY_MAX_CHARS)
+    search.add_argument("query", nargs="?", default="", type=query, help="words to look for (english-analysed)")
     entity = bounded_text(FILTER_MAX_CHARS)
-    search.add_argument("--person", action="append", default=[], type=entity, help="only articles naming this person (repeatable)")
-    search.add_argument("--org", action="append", default=[], type=entity, help="only articles naming this organization")
-    search.add_argument("--place", action="append", default=[], type=entity, help="only articles naming this place")
+    naming = (("--person", "this person (repeatable)"), ("--org", "this organization"), ("--place", "this place"))
+    for option, what in naming:
+        search.add_argument(option, action="append", default=[], type=entity, help=f"only articles naming {what}")
     search.add_argument("--from", dest="date_from", type=iso_date, help="published on or after (ISO date)")
     search.add_argument("--to", dest="date_to", type=iso_date, help="published on or before (ISO date)")
-    search.add_argument("--limit", type=bounded_int(0, SEARCH_LIMIT_MAX), default=10, help=f"hits to show (0 to {SEARCH_LIMIT_MAX})")
+    limit = bounded_int(0, SEARCH_LIMIT_MAX)
+    search.add_argument("--limit", type=limit, default=10, help=f"hits to show (0 to {SEARCH_LIMIT_MAX})")
     search.add_argument("--all", action="store_true", help="include near-duplicates, not only canonical articles")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(handler=search_command)
@@ -182,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     kibana_import.set_defaults(handler=kibana_import_command)
 
     bench = commands.add_parser("bench", help="the performance benchmark (against the local node)")
-    bench.add_argument("--articles", type=setting_int("bench", "articles"), help="articles in the generated corpus (default: [bench] articles)")
+    articles = setting_int("bench", "articles")
+    bench.add_argument("--articles", type=articles, help="articles in the generated corpus (default: [bench] articles)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.set_defaults(handler=bench_command)
 

@@ -686,10 +686,12 @@ def persisted_counts(
 def clean_batch(
     extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, run: RunBoilerplate | None = None
 ) -> CleanedBatch:
-    """Strip boilerplate learned from the run's files (or this batch's) and from earlier runs' counts of the same groups."""
+    """Strip boilerplate learned from the run's files (or this batch's) and earlier runs' counts of the same groups."""
     fingerprint = functools.cache(line_fingerprint)  # each block is fingerprinted once here, not four times
     learned = learn_boilerplate(extracted.articles, settings, fingerprint) if run is None else run.learned
-    model = _restricted(learned, extracted.articles, fingerprint).merge(persisted_counts(extracted.articles, store, fingerprint))
+    model = _restricted(learned, extracted.articles, fingerprint).merge(
+        persisted_counts(extracted.articles, store, fingerprint)
+    )
     articles: list[CleanArticle] = []
     problems = list(extracted.problems)
     kept_files: dict[str, list[CleanArticle]] = {}
@@ -729,7 +731,9 @@ def clean_batch(
     return CleanedBatch(extracted.files, read, tuple(articles), tuple(quarantined), tuple(problems), extracted.failed)
 
 
-def _restricted(model: BoilerplateModel, articles: Iterable[ExtractedArticle], fingerprint: Fingerprint) -> BoilerplateModel:
+def _restricted(
+    model: BoilerplateModel, articles: Iterable[ExtractedArticle], fingerprint: Fingerprint
+) -> BoilerplateModel:
     """The counts of the batch's groups and blocks only (a run's model can be large; merging copies it)."""
     wanted: dict[str, set[str]] = {}
     for article in articles:
@@ -738,7 +742,9 @@ def _restricted(model: BoilerplateModel, articles: Iterable[ExtractedArticle], f
     for group, fingerprints in wanted.items():
         counts = model.groups.get(group)
         if counts is not None:
-            groups[group] = GroupCounts(counts.articles, {fp: counts.fingerprints[fp] for fp in fingerprints if fp in counts.fingerprints})
+            groups[group] = GroupCounts(
+                counts.articles, {fp: counts.fingerprints[fp] for fp in fingerprints if fp in counts.fingerprints}
+            )
     return BoilerplateModel(groups)
 
 
@@ -758,11 +764,18 @@ def clean_batch_task(
 
 @task(name="learn-boilerplate", cache_policy=NONE)
 def learn_run_boilerplate_task(
-    files: Sequence[SourceFile], batch_size: int, extract_settings: ExtractSettings, settings: CleanSettings, summary: RunSummary
+    files: Sequence[SourceFile],
+    batch_size: int,
+    extract_settings: ExtractSettings,
+    settings: CleanSettings,
+    summary: RunSummary,
 ) -> RunBoilerplate:
     """What boilerplate looks like across every file the run reads, before any is cleaned (files are read twice)."""
     from newsetl.tasks.extract import extract_batch
 
     with summary.timed("learn_boilerplate"):
-        batches = (extract_batch(files[start : start + batch_size], extract_settings) for start in range(0, len(files), batch_size))
+        batches = (
+            extract_batch(files[start : start + batch_size], extract_settings)
+            for start in range(0, len(files), batch_size)
+        )
         return learn_run_boilerplate(batches, settings)

@@ -90,7 +90,8 @@ def state_writes(
         failed = [by_id[i] for i in ids if i in by_id]
         refused = [f for f in failed if not f.by_document]
         if refused:
-            summary.count_failed(path, refused[0].reason)  # the cluster's refusal, no state: the next run reads it again
+            # The cluster's refusal: no state, so the next run reads the file again.
+            summary.count_failed(path, refused[0].reason)
             continue
         if failed:
             writes.quarantine.append(Quarantine(path, INDEX_REJECTED, failed[0].reason))

@@ -162,7 +162,9 @@ def document_ids(
             if old is None or old_id in claimed:
                 continue
             # Only an article left with no other file: one still held elsewhere keeps its text there.
-            if all(ref.path in batch_paths for ref in old.sources) and keys_by_text[text_hash] & {_key(r) for r in old.sources}:
+            if all(ref.path in batch_paths for ref in old.sources) and keys_by_text[text_hash] & {
+                _key(r) for r in old.sources
+            }:
                 ids[text_hash] = old_id
                 claimed.add(old_id)
                 break
@@ -229,7 +231,9 @@ def deduplicate_batch(
         for group in plan.new_groups
     ]
     # An article written again under its id (its text changed) leaves its cluster and joins anew.
-    removed = [stored[article_id] for article_id in plan.orphaned] + [stored[g.id] for g in plan.new_groups if g.id in stored]
+    removed = [stored[article_id] for article_id in plan.orphaned] + [
+        stored[g.id] for g in plan.new_groups if g.id in stored
+    ]
     recovered = [stored[article_id] for article_id in interrupted_articles(cleaned.articles, previous, stored)]
     assignments = cluster_changes(new, sketches.values(), removed, store, settings, recovered)
     return DedupedBatch(cleaned, plan, stored, sketches, assignments)

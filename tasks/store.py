@@ -7,7 +7,6 @@ written out as JSON lines at the end. Both serve the same pipeline.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field

@@ -50,7 +50,10 @@ def newsetl_probe(*args: str, **env: str) -> tuple[dict, list[str]]:
         (("bench", "--articles", "0"), "argument --articles: 0 is out of range"),
         (("run", "/no/such/folder"), "no such file or folder: /no/such/folder"),
         (("process", ".", "--output", "/"), "--output /: is a folder"),
-        (("process", ".", "--output", "/proc/newsetl/out.jsonl"), "--output /proc/newsetl/out.jsonl: cannot write there"),
+        (
+            ("process", ".", "--output", "/proc/newsetl/out.jsonl"),
+            "--output /proc/newsetl/out.jsonl: cannot write there",
+        ),
         (("frobnicate",), "invalid choice: 'frobnicate'"),
     ],
 )
@@ -80,7 +83,9 @@ def test_a_bad_setting_is_one_line_before_any_work(env, says, tmp_path):
 def test_good_arguments_are_normalised_for_elasticsearch():
     from newsetl.cli import build_parser
 
-    args = build_parser().parse_args(["search", "--from", "20230105", "--to", "2023-02-01T10:00:00+02:00", "--limit", "0"])
+    args = build_parser().parse_args(
+        ["search", "--from", "20230105", "--to", "2023-02-01T10:00:00+02:00", "--limit", "0"]
+    )
     assert (args.date_from, args.date_to, args.limit) == ("2023-01-05", "2023-02-01T10:00:00+02:00", 0)
     run = build_parser().parse_args(["run", ".", "--since", "2024-01-01", "--batch-size", "7"])
     assert (run.since, run.batch_size) == ("2024-01-01T00:00:00", 7)

@@ -17,7 +17,9 @@ from tests.conftest import REPO, SAMPLES, delete_indices
 
 
 def newsetl(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "newsetl.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
 
 
 def last_json(output: str) -> dict:
@@ -30,14 +32,26 @@ def last_json(output: str) -> dict:
 def test_failures_are_classified_by_who_caused_them():
     from newsetl.tasks.store import WriteFailure
 
-    mapping = WriteFailure("a", 400, "400 document_parsing_exception: failed to parse field [published_at]", "document_parsing_exception")
+    mapping = WriteFailure(
+        "a", 400, "400 document_parsing_exception: failed to parse field [published_at]", "document_parsing_exception"
+    )
     blocked = WriteFailure("a", 403, "403 cluster_block_exception: index [x] blocked", "cluster_block_exception")
     disk = WriteFailure("a", 429, "429 cluster_block_exception: flood-stage watermark", "cluster_block_exception")
     busy = WriteFailure("a", 429, "429 es_rejected_execution_exception", "es_rejected_execution_exception")
     down = WriteFailure("a", 503, "503 unavailable_shards_exception", "unavailable_shards_exception")
     denied = WriteFailure("a", 401, "401 security_exception", "security_exception")
-    term = WriteFailure("a", 400, "400 illegal_argument_exception: Document contains at least one immense term in field=\"body\"", "illegal_argument_exception")
-    alias = WriteFailure("a", 400, "400 illegal_argument_exception: no write index is defined for alias [articles]", "illegal_argument_exception")
+    term = WriteFailure(
+        "a",
+        400,
+        '400 illegal_argument_exception: Document contains at least one immense term in field="body"',
+        "illegal_argument_exception",
+    )
+    alias = WriteFailure(
+        "a",
+        400,
+        "400 illegal_argument_exception: no write index is defined for alias [articles]",
+        "illegal_argument_exception",
+    )
     assert mapping.by_document and not mapping.blocks_writes
     assert term.by_document and not alias.by_document
     assert [f.blocks_writes for f in (blocked, disk, denied)] == [True, True, True]
@@ -46,16 +60,18 @@ def test_failures_are_classified_by_who_caused_them():
 
 
 def one_file_batch(tmp_path):
+    from newsetl.config.settings import DedupeSettings
     from newsetl.tasks.dedupe import ClusterAssignment, ExactGroup, sketch_body
     from newsetl.tasks.reconcile import BatchPlan, DedupedBatch
     from newsetl.tasks.records import CleanArticle, CleanedBatch, FileRead, SourceFile, SourceRef
-    from newsetl.config.settings import DedupeSettings
 
     path = str(tmp_path / "a.txt")
     source = SourceFile(path, str(tmp_path), 10, 1.0)
     ref = SourceRef(path, "abc", "text", 10, "2024-01-01T00:00:00Z")
     article = CleanArticle("f" * 32, "Title", "A body of text about the harbour and its ferries.", ref, "g")
-    plan = BatchPlan(new_groups=[ExactGroup(article.id, article, (ref,))], file_outcomes={path: ("written", (article.id,))})
+    plan = BatchPlan(
+        new_groups=[ExactGroup(article.id, article, (ref,))], file_outcomes={path: ("written", (article.id,))}
+    )
     cleaned = CleanedBatch((source,), {path: FileRead(source, "abc")}, (article,))
     sketches = {article.id: sketch_body(article.body, DedupeSettings())}
     return DedupedBatch(cleaned, plan, {}, sketches, {article.id: ClusterAssignment(article.id, True)}), path
@@ -81,7 +97,9 @@ def test_state_writes_quarantine_only_what_the_document_caused(tmp_path, failure
     writes = state_writes(deduped, [WriteFailure("f" * 32, status, f"{status} {error_type}: x", error_type)], summary)
     assert summary.is_balanced() and getattr(summary, outcome) == 1
     if outcome == "quarantined":
-        assert [(s.path, s.status) for s in writes.states] == [(path, "quarantined")] and writes.quarantine[0].reason == "index_rejected"
+        assert [(s.path, s.status) for s in writes.states] == [(path, "quarantined")] and writes.quarantine[
+            0
+        ].reason == "index_rejected"
     else:
         assert writes.states == [] and writes.quarantine == []  # no state: the next run reads the file again
 
@@ -95,7 +113,15 @@ def test_a_blocked_cluster_stops_the_batch_before_anything_is_recorded(tmp_path)
 
     class BlockedStore(MemoryStore):
         def write_articles(self, writes):
-            return [WriteFailure(i, 403, "403 cluster_block_exception: index [x] blocked by: [FORBIDDEN/8/index write (api)];", "cluster_block_exception") for i in writes.documents]
+            return [
+                WriteFailure(
+                    i,
+                    403,
+                    "403 cluster_block_exception: index [x] blocked by: [FORBIDDEN/8/index write (api)];",
+                    "cluster_block_exception",
+                )
+                for i in writes.documents
+            ]
 
     deduped, _ = one_file_batch(tmp_path)
     store = BlockedStore()
@@ -110,7 +136,11 @@ def test_a_request_error_in_a_read_is_not_retried():
     from newsetl.tasks.es.client import complete, with_retries
 
     es = ElasticsearchSettings(max_retries=5, retry_backoff_seconds=5)
-    answer = {"docs": [{"_id": "a", "error": {"type": "illegal_argument_exception", "reason": "alias [x] has more than one index"}}]}
+    answer = {
+        "docs": [
+            {"_id": "a", "error": {"type": "illegal_argument_exception", "reason": "alias [x] has more than one index"}}
+        ]
+    }
     started = time.monotonic()
     with pytest.raises(ConfigurationError, match="illegal_argument_exception: alias .x. has more than one index"):
         with_retries(lambda: complete(answer, "get articles"), es, "get articles")
@@ -140,12 +170,16 @@ def test_a_write_block_fails_the_run_and_a_plain_rerun_writes_everything(es_sett
     finally:
         client.indices.put_settings(index=index, settings={"index.blocks.write": False})
     assert blocked.returncode == 1
-    assert blocked.stderr.strip().splitlines()[-1].startswith(
-        f"newsetl: Elasticsearch refused to write to '{es_settings.es.index}': 403 cluster_block_exception"
+    assert (
+        blocked.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"newsetl: Elasticsearch refused to write to '{es_settings.es.index}': 403 cluster_block_exception")
     )
     assert "Traceback" not in blocked.stderr
     client.indices.refresh(index=es_settings.es.quarantine_index)
-    rejected = client.count(index=es_settings.es.quarantine_index, query={"term": {"reason": "index_rejected"}})["count"]
+    rejected = client.count(index=es_settings.es.quarantine_index, query={"term": {"reason": "index_rejected"}})[
+        "count"
+    ]
     assert rejected == 0  # the cluster's refusal is no fault of the files
 
     rerun = newsetl("run", str(folder), "--json")
@@ -154,7 +188,11 @@ def test_a_write_block_fails_the_run_and_a_plain_rerun_writes_everything(es_sett
     assert summary["written"] + summary["duplicates"] == new_files and summary["quarantined"] == 0
     assert summary["files_seen"] == summary["written"] + summary["unchanged"] + summary["duplicates"]
     client.indices.refresh(index=es_settings.es.index)
-    paths = {s["path"] for hit in client.search(index=es_settings.es.index, size=100)["hits"]["hits"] for s in hit["_source"]["sources"]}
+    paths = {
+        s["path"]
+        for hit in client.search(index=es_settings.es.index, size=100)["hits"]["hits"]
+        for s in hit["_source"]["sources"]
+    }
     client.close()
     assert paths == {str(p) for p in folder.rglob("*") if p.is_file()}
 

@@ -22,7 +22,9 @@ STORY = (
 
 
 def newsetl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "newsetl.cli", *args], capture_output=True, text=True, timeout=300, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "newsetl.cli", *args], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
 
 
 def read_lines(path) -> list[dict]:
@@ -48,7 +50,14 @@ def test_process_writes_every_article_and_quarantine_record_with_names_that_are_
     quarantine = read_lines(output.with_name("articles.jsonl.quarantine.jsonl"))
 
     assert summary["files_seen"] == 4 and summary["quarantined"] == 1
-    assert summary["files_seen"] == summary["written"] + summary["unchanged"] + summary["duplicates"] + summary["quarantined"] + summary["failed"]
+    assert (
+        summary["files_seen"]
+        == summary["written"]
+        + summary["unchanged"]
+        + summary["duplicates"]
+        + summary["quarantined"]
+        + summary["failed"]
+    )
     assert len(articles) == summary["written"] and all(a["id"] and a["body"] for a in articles)
     sources = {os.fsencode(s["path"]) for a in articles for s in a["sources"]}
     assert bad_story in sources  # the escaped name gives the file's own bytes back

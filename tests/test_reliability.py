@@ -911,9 +911,8 @@ def readable(data: bytes) -> str:
 
 
 def test_secrets_come_from_the_environment_only(tmp_path):
-    from newsetl.config.settings import load_settings
-
     from config.settings import SettingsError
+    from newsetl.config.settings import load_settings
 
     with_secret = tmp_path / "with-secret.toml"
     with_secret.write_text('[es]\napi_key = "from-the-file"\n')

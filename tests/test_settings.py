@@ -75,7 +75,10 @@ def test_valid_index_names_pass():
 
 
 def test_unknown_environment_variables_name_the_closest_setting():
-    with pytest.raises(SettingsError, match=r"unknown environment variable NEWSETL_FLOW_BATCHSIZE \(did you mean NEWSETL_FLOW_BATCH_SIZE\?\)"):
+    with pytest.raises(
+        SettingsError,
+        match=r"unknown environment variable NEWSETL_FLOW_BATCHSIZE \(did you mean NEWSETL_FLOW_BATCH_SIZE\?\)",
+    ):
         load_settings({"NEWSETL_FLOW_BATCHSIZE": "3"})
     with pytest.raises(SettingsError, match=r"NEWSETL_IDX \(did you mean NEWSETL_INDEX\?\)"):
         load_settings({"NEWSETL_IDX": "x"})
@@ -96,7 +99,13 @@ def test_every_setting_has_an_environment_name_that_loads():
         for key in dataclasses.fields(getattr(Settings(), section.name)):
             name = env_name(section.name, key.name)
             default = getattr(getattr(Settings(), section.name), key.name)
-            text = ",".join(default) if isinstance(default, tuple) else str(default).lower() if isinstance(default, bool) else str(default)
+            text = (
+                ",".join(default)
+                if isinstance(default, tuple)
+                else str(default).lower()
+                if isinstance(default, bool)
+                else str(default)
+            )
             if text:
                 assert getattr(getattr(load_settings({name: text}), section.name), key.name) == default, name
 
@@ -119,7 +128,9 @@ def test_values_of_the_wrong_type_in_the_file_are_refused(tmp_path):
 
 
 def test_a_secret_in_the_file_is_an_error_pointing_at_the_environment(tmp_path):
-    with pytest.raises(SettingsError, match="es.api_key is a secret: set NEWSETL_ES_API_KEY in the environment instead"):
+    with pytest.raises(
+        SettingsError, match="es.api_key is a secret: set NEWSETL_ES_API_KEY in the environment instead"
+    ):
         load_toml(tmp_path, '[es]\napi_key = "oops"\n')
 
 

@@ -11,7 +11,9 @@ import pytest
 
 from tests.conftest import delete_indices
 
-WORDS = "harbour council river bridge market school library festival budget mayor ferry tram rain museum garden station".split()
+WORDS = (
+    "harbour council river bridge market school library festival budget mayor ferry tram rain museum garden station"
+).split()
 # Site lines repeated across a folder's stories: what cross-file boilerplate learning removes.
 SITE_LINES = (
     "Subscribe to the {site} weekly digest today",
@@ -109,7 +111,9 @@ def test_run_force_force_leave_identical_ids_and_bodies(es_settings, prefect_api
 @pytest.mark.elasticsearch
 @pytest.mark.prefect
 @pytest.mark.slow
-def test_an_article_keeps_its_id_when_cleaning_learns_more_and_its_body_is_updated(es_settings, prefect_api, tmp_path, monkeypatch):
+def test_an_article_keeps_its_id_when_cleaning_learns_more_and_its_body_is_updated(
+    es_settings, prefect_api, tmp_path, monkeypatch
+):
     from newsetl.flows.ingest import ingest
     from newsetl.tasks.es.client import connect
 
@@ -129,11 +133,13 @@ def test_an_article_keeps_its_id_when_cleaning_learns_more_and_its_body_is_updat
     tips = SITE_LINES[2].format(site="Courier")
     assert sum(tips in body for _, body in before.values()) == 4  # in 4 of 14 stories: the stories' own
     for number in range(20, 26):  # now in 10 of 20: the site's line
-        story = f"The ferry pier reopened on Monday after repairs to its deck and rails, the harbour office said of case {number}."
+        story = f"The ferry pier reopened on Monday after repairs to its deck and rails, the harbour said ({number})."
         (courier / f"extra-{number}.txt").write_text(f"Pier story {number}\n\n{story}\n\n{tips}\n")
     ingest(folders=[str(courier)], force=True)
     after = by_path()
     client.close()
-    assert {path: ids for path, (ids, _) in after.items() if path in before} == {path: ids for path, (ids, _) in before.items()}
+    assert {path: ids for path, (ids, _) in after.items() if path in before} == {
+        path: ids for path, (ids, _) in before.items()
+    }
     assert not any(tips in body for _, body in after.values())  # the bodies were cleaned again, in place
     assert len(after) == 20 and len({ids for ids, _ in after.values()}) == 20

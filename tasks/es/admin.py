@@ -60,7 +60,11 @@ def create_index(client: Elasticsearch, es: ElasticsearchSettings, name: str, bo
         with_retries(lambda: client.indices.create(index=name, **body), es, f"create {name}")
     except ApiError as error:
         cause = error.info.get("error") if isinstance(error.info, dict) else None
-        if error.meta.status == 400 and isinstance(cause, dict) and cause.get("type") == "resource_already_exists_exception":
+        if (
+            error.meta.status == 400
+            and isinstance(cause, dict)
+            and cause.get("type") == "resource_already_exists_exception"
+        ):
             return False
         raise
     return True

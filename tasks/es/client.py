@@ -18,7 +18,9 @@ from newsetl.tasks.store import WriteFailure
 
 TRANSIENT_STATUS = {429, 502, 503, 504}
 # Errors of a document read that say the request is wrong, not the cluster busy: a retry gives the same.
-REQUEST_ERRORS = frozenset({"illegal_argument_exception", "index_not_found_exception", "action_request_validation_exception"})
+REQUEST_ERRORS = frozenset(
+    {"illegal_argument_exception", "index_not_found_exception", "action_request_validation_exception"}
+)
 
 PAGE_SIZE = 5000
 

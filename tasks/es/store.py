@@ -80,7 +80,12 @@ class ElasticsearchStore:
         for start in range(0, len(hashes), PAGE_SIZE):
             chunk = hashes[start : start + PAGE_SIZE]
             # Articles written before text hashes were stored have theirs as their id.
-            query = {"bool": {"should": [{"terms": {"text_hash": chunk}}, {"ids": {"values": chunk}}], "minimum_should_match": 1}}
+            query = {
+                "bool": {
+                    "should": [{"terms": {"text_hash": chunk}}, {"ids": {"values": chunk}}],
+                    "minimum_should_match": 1,
+                }
+            }
             for source in self.scan(self.articles, query, STORED_FIELDS, sort_field="id"):
                 article = stored_from_document(source)
                 found.setdefault(article.text_key, article)
