@@ -591,7 +591,7 @@ class RunBoilerplate:
 
     Cleaning every batch with the same knowledge makes a file's body independent of the batch it
     falls in and of the order of batches: the same folder gives the same bodies, hence the same
-    article ids, on a first run, on `--force`, and at any batch size (see README, "Article ids").
+    article ids, on a first run, on `--force`, and at any batch size (README, "Article documents").
     `story_files` are the files whose article starts a story of its own: the blocks they hold are
     the ones recorded for later runs (a second version of a story adds nothing).
     """
@@ -608,7 +608,7 @@ def learn_run_boilerplate(batches: Iterable[ExtractedBatch], settings: CleanSett
     stories: dict[str, _GroupStories] = {}
     story_files: set[str] = set()
     for batch in batches:
-        fingerprint = functools.cache(line_fingerprint)
+        fingerprint = functools.cache(line_fingerprint)  # one cache per batch: memory stays flat over a run
         for article in sorted(batch.articles, key=lambda a: (a.source.path, a.source.record or "")):
             group_stories = stories.setdefault(article.group, _GroupStories(line_fingerprint))
             group_stories.fingerprint = fingerprint

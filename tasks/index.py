@@ -22,7 +22,6 @@ from newsetl.tasks.records import (
     DUPLICATE,
     INDEX_REJECTED,
     QUARANTINED,
-    UNCHANGED,
     WRITTEN,
     CleanedBatch,
     Enrichment,
@@ -103,16 +102,13 @@ def state_writes(
         near = status == WRITTEN and any(
             i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids
         )
-        kept_near = status == UNCHANGED and any(
-            i in deduped.stored and not deduped.stored[i].is_canonical for i in ids
-        )
-        # Boilerplate counts are per story: only the first copy of a story that is not a version
-        # of another one adds its blocks (see tasks.clean.persisted_counts and RunBoilerplate).
-        counted = status != DUPLICATE and not near and not kept_near
+        # The blocks recorded are those cleaning counted for the file (a story's first version only,
+        # see tasks.clean.RunBoilerplate): what a later run adds to its own counts is exactly what
+        # this run counted, so a run cut short and run again cleans like one uninterrupted run.
         writes.states.append(
             SourceState(
                 path, read.source.size, read.source.mtime, read.sha256, status, ids, "",
-                read.groups if counted else (), read.block_fingerprints if counted else (),
+                read.groups, read.block_fingerprints,
             )  # fmt: skip
         )
         writes.cleared_quarantine.append(path)

@@ -132,17 +132,24 @@ def test_each_file_is_counted_once_and_recorded():
         "/r/a.txt": "written", "/r/copy.txt": "duplicate", "/r/u.txt": "unchanged", "/r/empty.txt": "quarantined",
     }  # fmt: skip
     assert "/r/busy.txt" not in states  # failed: read again by the next run
-    assert states["/r/a.txt"].block_fingerprints == ("k:fp",) and states["/r/copy.txt"].block_fingerprints == ()
+    assert states["/r/a.txt"].block_fingerprints == ("k:fp",) and states["/r/a.txt"].groups == ("/r",)
     assert writes.quarantine == [problem] and set(writes.cleared_quarantine) == {"/r/a.txt", "/r/copy.txt", "/r/u.txt"}
 
 
-def test_a_near_duplicate_adds_no_boilerplate_counts():
+def test_states_record_the_blocks_cleaning_counted_and_near_duplicates_are_counted():
     deduped = batch([article("a1", "a.txt"), article("b2", "b.txt", BODY + " Updated.")])
-    near = replace(deduped, assignments={"a1": ClusterAssignment("a1", True), "b2": ClusterAssignment("a1", False)})
+    # Cleaning counted a.txt's blocks; b.txt is a later version of the same story (none counted).
+    read = dict(deduped.cleaned.read)
+    read["/r/b.txt"] = replace(read["/r/b.txt"], groups=(), block_fingerprints=())
+    near = replace(
+        deduped,
+        cleaned=replace(deduped.cleaned, read=read),
+        assignments={"a1": ClusterAssignment("a1", True), "b2": ClusterAssignment("a1", False)},
+    )
     summary = RunSummary(files_seen=2)
     states = {s.path: s for s in state_writes(near, [], summary).states}
     assert summary.written == 2 and summary.near_duplicates == 2
-    assert states["/r/a.txt"].block_fingerprints == () and states["/r/b.txt"].block_fingerprints == ()
+    assert states["/r/a.txt"].block_fingerprints == ("k:fp",) and states["/r/b.txt"].block_fingerprints == ()
 
 
 def test_the_memory_store_applies_writes_like_the_index():
