@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import typing
@@ -191,6 +192,56 @@ ENV_ALIASES = {
 }
 
 
+# NEWSETL_* variables that are not settings: read by other tools (tests, evals, the deployment).
+# Every other NEWSETL_* variable must name a setting (a typo is an error, not silently ignored).
+OTHER_ENV = frozenset({
+    "NEWSETL_SETTINGS_FILE",  # another settings.toml
+    "NEWSETL_CORPORA",  # the shared corpora (tests, evals, bench)
+    "NEWSETL_DASK_ADDRESS",  # a Dask scheduler (CONTRACT.md)
+    "NEWSETL_HOME",  # prefect.yaml: where deployment runs start
+    "NEWSETL_CHROMIUM", "NEWSETL_TEST_ES_URL", "NEWSETL_TEST_ES_HOME",  # the test suite
+})  # fmt: skip
+
+# Numeric settings and their sane bounds (inclusive). A numeric setting not listed here must not be negative.
+RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("es", "index_version"): (1, 1_000_000),
+    ("es", "request_timeout"): (0.1, 3600),
+    ("es", "max_retries"): (0, 20),
+    ("es", "retry_backoff_seconds"): (0, 60),
+    ("es", "bulk_chunk_size"): (1, 100_000),
+    ("es", "bulk_max_bytes"): (10_000, 100_000_000),  # Elasticsearch refuses requests over 100 MB by default
+    ("local_es", "start_timeout"): (1, 3600),
+    ("discover", "max_file_bytes"): (1, 1 << 40),
+    ("extract", "max_decompressed_bytes"): (1, 1 << 40),
+    ("extract", "max_html_depth"): (2, 255),  # libxml2 stops parsing at a depth of 256
+    ("extract", "min_text_chars"): (0, 1_000_000),
+    ("extract", "max_text_chars"): (1, 100_000_000),
+    ("clean", "min_group_files"): (1, 1_000_000),
+    ("clean", "repeat_ratio"): (0.01, 1.0),
+    ("clean", "min_repeat_files"): (1, 1_000_000),
+    ("dedupe", "shingle_words"): (1, 100),
+    ("dedupe", "num_perm"): (1, 4096),
+    ("dedupe", "bands"): (1, 4096),
+    ("dedupe", "threshold"): (0.01, 1.0),
+    ("dedupe", "min_shingles"): (1, 1_000_000),
+    ("enrich", "processes"): (0, 256),
+    ("enrich", "batch_size"): (1, 100_000),
+    ("enrich", "max_chars"): (1, 100_000_000),
+    ("flow", "batch_size"): (1, 1_000_000),
+    ("bench", "articles"): (1, 10_000_000),
+    ("bench", "words_per_article"): (1, 1_000_000),
+    ("bench", "exact_duplicate_share"): (0.0, 1.0),
+    ("bench", "near_duplicate_share"): (0.0, 1.0),
+    ("bench", "files_per_folder"): (1, 1_000_000),
+    ("bench", "processes"): (0, 256),
+}
+
+# Elasticsearch's rules for index names (and aliases): lowercase, none of these characters, not
+# starting with -, _ or +, at most 255 bytes. Ours also keep the room for "-quarantine" and "-v<N>".
+INDEX_NAME_FORBIDDEN = set('\\/*?"<>| ,#:') | {chr(c) for c in range(0x20)}
+INDEX_SUFFIX_ROOM = len("-quarantine")
+
+
 def env_name(section: str, key: str) -> str:
     return ENV_ALIASES.get((section, key), f"NEWSETL_{section}_{key}".upper())
 
@@ -198,32 +249,136 @@ def env_name(section: str, key: str) -> str:
 def load_settings(
     environ: Mapping[str, str] | None = None, settings_file: Path | None = None, **overrides: Mapping[str, Any]
 ) -> Settings:
-    """Settings from the TOML file, then the environment, then explicit per-section overrides."""
+    """Settings from the TOML file, then the environment, then explicit per-section overrides; validated.
+
+    Raises SettingsError (a one-line reason naming the setting) for unknown keys or NEWSETL_*
+    variables, values of the wrong type or out of range, and invalid index names.
+    """
     environ = os.environ if environ is None else environ
     path = settings_file or Path(environ.get("NEWSETL_SETTINGS_FILE", SETTINGS_FILE))
     try:
         from_file = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: {error}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{path}: cannot read settings ({error})") from error
+    _check_known(from_file, environ, overrides, path)
 
     sections = {}
     for section_field in dataclasses.fields(Settings):
         section_cls = section_field.type if isinstance(section_field.type, type) else _resolve(section_field.type)
         values: dict[str, Any] = {}
+        hints = typing.get_type_hints(section_cls)
         for key_field in dataclasses.fields(section_cls):
             key, section = key_field.name, section_field.name
-            hint = typing.get_type_hints(section_cls)[key]
-            if (section, key) not in SECRET_FIELDS and key in from_file.get(section, {}):
-                values[key] = _coerce(from_file[section][key], hint, f"{section}.{key}")
+            hint = hints[key]
+            if key in from_file.get(section, {}):
+                values[key] = _coerce(from_file[section][key], hint, f"{path.name}: {section}.{key}")
             name = env_name(section, key)
             if environ.get(name, "") != "":
                 values[key] = _coerce(environ[name], hint, name)
             if key in overrides.get(section, {}):
                 values[key] = _coerce(overrides[section][key], hint, f"{section}.{key}")
+            if key in values:
+                where = (
+                    name
+                    if environ.get(name, "") != "" and key not in overrides.get(section, {})
+                    else f"{section}.{key}"
+                )
+                _check_range(section, key, values[key], where)
         sections[section_field.name] = section_cls(**values)
     sections["es"] = _credentials_out_of_url(sections["es"])
     sections["kibana"] = _credentials_out_of_url(sections["kibana"])
-    return Settings(**sections)
+    settings = Settings(**sections)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Checks across settings and of values with rules of their own (also for settings built in code)."""
+    for section_field in dataclasses.fields(Settings):
+        section = getattr(settings, section_field.name)
+        for key_field in dataclasses.fields(section):
+            _check_range(
+                section_field.name,
+                key_field.name,
+                getattr(section, key_field.name),
+                f"{section_field.name}.{key_field.name}",
+            )
+    check_index_name(settings.es.index)
+    for name, url in (("NEWSETL_ES_URL", settings.es.url), ("KIBANA_URL", settings.kibana.url)):
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise SettingsError(f"{name}: not an http(s) URL: {url[:80]!r}")
+    dedupe = settings.dedupe
+    if dedupe.bands > dedupe.num_perm or dedupe.num_perm % dedupe.bands:
+        raise SettingsError(f"dedupe.bands ({dedupe.bands}) must divide dedupe.num_perm ({dedupe.num_perm})")
+    if settings.extract.min_text_chars > settings.extract.max_text_chars:
+        raise SettingsError("extract.min_text_chars is larger than extract.max_text_chars")
+
+
+def check_index_name(name: str, setting: str = "NEWSETL_INDEX") -> str:
+    """The alias name, when Elasticsearch accepts it (and the names newsetl derives from it)."""
+    problem = ""
+    if not name:
+        problem = "is empty"
+    elif name != name.lower():
+        problem = "must be lowercase"
+    elif bad := sorted(set(name) & INDEX_NAME_FORBIDDEN):
+        problem = "must not contain " + " ".join(repr(c) for c in bad)
+    elif name[0] in "-_+.":
+        problem = f"must not start with {name[0]!r}"
+    elif len(name.encode("utf-8", "surrogatepass")) > 255 - INDEX_SUFFIX_ROOM:
+        problem = f"is longer than {255 - INDEX_SUFFIX_ROOM} bytes"
+    if problem:
+        raise SettingsError(f"{setting}: invalid index name {name[:80]!r}: it {problem}")
+    return name
+
+
+def _check_known(
+    from_file: Mapping[str, Any], environ: Mapping[str, str], overrides: Mapping[str, Any], path: Path
+) -> None:
+    """Unknown sections, keys and NEWSETL_* variables are errors naming the closest setting."""
+    known = {
+        section.name: {key.name for key in dataclasses.fields(_section_type(section))}
+        for section in dataclasses.fields(Settings)
+    }
+    dotted = [f"{section}.{key}" for section, keys in known.items() for key in keys]
+    for where, given in ((path.name, from_file), ("settings", overrides)):
+        for section, values in given.items():
+            if section not in known or not isinstance(values, Mapping):
+                raise SettingsError(f"{where}: unknown section [{section}]{_closest(section, list(known))}")
+            for key in values:
+                if key not in known[section]:
+                    raise SettingsError(
+                        f"{where}: unknown setting {section}.{key}{_closest(f'{section}.{key}', dotted)}"
+                    )
+                if where == path.name and (section, key) in SECRET_FIELDS:
+                    raise SettingsError(
+                        f"{where}: {section}.{key} is a secret: set {env_name(section, key)} in the environment instead"
+                    )
+    names = {env_name(section, key) for section, keys in known.items() for key in keys}
+    for name in sorted(environ):
+        if name.startswith("NEWSETL_") and name not in names and name not in OTHER_ENV:
+            raise SettingsError(f"unknown environment variable {name}{_closest(name, sorted(names | OTHER_ENV))}")
+
+
+def _closest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _section_type(section_field: dataclasses.Field) -> type:
+    return section_field.type if isinstance(section_field.type, type) else _resolve(section_field.type)
+
+
+def _check_range(section: str, key: str, value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = RANGES.get((section, key), (0, float("inf")))
+    if not low <= value <= high:
+        bounds = f"at least {low}" if high == float("inf") else f"between {low} and {high}"
+        raise SettingsError(f"{where}: {value} is out of range (must be {bounds})")
 
 
 def _credentials_out_of_url(section: Any) -> Any:
@@ -251,11 +406,24 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             if isinstance(value, str):
                 lowered = value.strip().lower()
                 if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-                    raise ValueError(value)
+                    raise ValueError("not true or false")
                 return lowered in {"1", "true", "yes", "on"}
             return bool(value)
-        if hint in (int, float, str):
-            return hint(value)
+        if hint is int:
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError("not a whole number")
+            text = str(value).strip().replace("_", "")
+            if not text.lstrip("+-").isdigit():
+                raise ValueError("not a whole number")
+            return int(text)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError("not a number")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise ValueError("not a string")
+            return value
         if typing.get_origin(hint) is tuple:
             if isinstance(value, str):
                 value = [part.strip() for part in value.split(",") if part.strip()]
@@ -271,5 +439,5 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 for key, names in value.items()
             }
     except (TypeError, ValueError) as error:
-        raise SettingsError(f"{where}: cannot use {value!r} ({error})") from error
+        raise SettingsError(f"{where}: cannot use {str(value)[:80]!r} ({error})") from error
     raise SettingsError(f"{where}: unsupported setting type {hint}")

@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
-from newsetl.config.settings import Settings, load_settings
+from newsetl.config.settings import Settings, load_settings, validate
 from newsetl.flows.report import RunProgress, publish_summary
-from newsetl.tasks.clean import clean_batch_task
+from newsetl.tasks.clean import RunStore, clean_batch_task, learn_run_boilerplate_task
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
 from newsetl.tasks.extract import extract_batch, extract_batch_task
@@ -86,9 +86,15 @@ def run_pipeline(
     plan = plan_run_task(quote(found), store, roots, force, since, summary)
     record_quarantine_task(quote(found.quarantined), quote(plan.known), store, summary)
     progress = RunProgress(summary.files_seen, len(plan.to_read))
+    # Every batch is cleaned with what the whole run reads: bodies (and ids) do not depend on batches.
+    store = RunStore(store, [source.path for source in plan.to_read], plan.known)
+    boilerplate = learn_run_boilerplate_task(
+        quote(plan.to_read), settings.flow.batch_size, settings.extract, settings.clean, summary,
+        lambda files: progress.advance("learned", files),
+    )  # fmt: skip
     with NerSession(settings.enrich, settings.cluster) as ner:
         for extracted in extracted_ahead(plan, settings, ner, summary, progress):
-            cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary)
+            cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary, quote(boilerplate))
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
@@ -159,8 +165,10 @@ def run_settings(
         discover = replace(discover, include=tuple(include))
     if exclude is not None:
         discover = replace(discover, exclude=tuple(exclude))
-    flow_settings = replace(settings.flow, batch_size=batch_size) if batch_size else settings.flow
-    return replace(settings, discover=discover, flow=flow_settings)
+    flow_settings = replace(settings.flow, batch_size=batch_size) if batch_size is not None else settings.flow
+    run = replace(settings, discover=discover, flow=flow_settings)
+    validate(run)  # parameters of a run started from the Prefect UI are checked like settings
+    return run
 
 
 def resolve_roots(folders: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from uuid import UUID
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.context import FlowRunContext
 
+from newsetl.tasks.output import printable
 from newsetl.tasks.records import RunSummary
 
 SUMMARY_ARTIFACT_KEY = "ingest-summary"
@@ -38,7 +39,7 @@ class RunProgress:
 
     def __init__(self, files_seen: int, total_files: int) -> None:
         self.total = total_files
-        self.done = {"read": 0, "indexed": 0}
+        self.done = {"learned": 0, "read": 0, "indexed": 0}
         self.artifact_id: UUID | None = None
         run_id = run_name = ""
         context = FlowRunContext.get()
@@ -50,7 +51,7 @@ class RunProgress:
         self._emit(ProgressEvent("start", 0, total_files, files_seen, run_id, run_name))
 
     def advance(self, stage: str, files: int) -> None:
-        """`files` more files went through `stage` (read, indexed)."""
+        """`files` more files went through `stage` (learned, read, indexed)."""
         self.done[stage] += files
         self._emit(ProgressEvent(stage, self.done[stage], self.total))
         if stage == "indexed" and self.artifact_id is not None and self.total:
@@ -103,7 +104,7 @@ def publish_summary(summary: RunSummary, logger: logging.Logger | logging.Logger
         kinds = ", ".join(f"{kind} {count}" for kind, count in skipped_types(summary))
         logger.info("skipped %d files of no article format: %s", summary.skipped, kinds)
     for problem in summary.problem_files:
-        logger.warning("%s: %s", problem["reason"], problem["path"])
+        logger.warning("%s: %s", problem["reason"], printable(problem["path"]))
     unnamed = summary.quarantined + summary.failed - len(summary.problem_files)
     if unnamed > 0:
         logger.warning("... and %d more files quarantined or failed: see the quarantine index", unnamed)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NoReturn
 
-from newsetl.config.settings import Settings, SettingsError, load_settings
+from newsetl.config.settings import RANGES, Settings, SettingsError, load_settings
 from newsetl.tasks.errors import NewsetlError
+from newsetl.tasks.output import json_text, printable
 
-# Exit status (CONTRACT.md): 0 completed (quarantined or skipped files included), 3 completed with
-# `failed` files (the next run retries them), 1 could not run, 2 bad usage (argparse).
+# Bounds of arguments checked while parsing, before any work starts.
+SEARCH_LIMIT_MAX = 10_000  # Elasticsearch's index.max_result_window
+QUERY_MAX_CHARS = 2_000
+FILTER_MAX_CHARS = 200  # an entity name; longer ones are a mistake (and would exceed term limits)
+
+# Exit status (README, "Exit status"): 0 completed (quarantined or skipped files included), 3 completed
+# with `failed` files (the next run retries them), 1 could not run (a bad argument or setting included).
 EXIT_FAILED_FILES = 3
 
 
@@ -37,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         return args.handler(args, settings) or 0
     except (NewsetlError, SettingsError) as error:
-        print(f"newsetl: {error}", file=sys.stderr)
+        print(f"newsetl: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("newsetl: interrupted", file=sys.stderr)
@@ -45,21 +51,96 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a user sees one line; NEWSETL_TRACEBACK=1 shows the rest
         if os.environ.get("NEWSETL_TRACEBACK"):
             raise
+        if type(error).__module__.split(".")[0] in {"elasticsearch", "elastic_transport"}:
+            # The Elasticsearch client's own errors (a 4xx on what the user asked) as a sentence.
+            reason = one_line(elasticsearch_reason(error))
+            print(f"newsetl: Elasticsearch refused the request: {reason}", file=sys.stderr)
+            return 1
         reason = (str(error).strip().splitlines() or [""])[0]
         name = type(error).__name__
-        print(f"newsetl: {name}: {reason}" if reason else f"newsetl: {name}", file=sys.stderr)
+        print(f"newsetl: {name}: {one_line(reason)}" if reason else f"newsetl: {name}", file=sys.stderr)
         return 1
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage is one `--help` away) and the contract's exit status 1."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {one_line(message)} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(1)
+
+
+def one_line(error: object) -> str:
+    text = " ".join(printable(str(error)).split())
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def elasticsearch_reason(error: Exception) -> str:
+    info = getattr(error, "info", None)
+    cause = info.get("error") if isinstance(info, dict) else None
+    if isinstance(cause, dict):
+        root = (cause.get("root_cause") or [cause])[0]
+        return f"{getattr(error, 'status_code', '')} {root.get('type', '')}: {root.get('reason', '')}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+# --- argument types: a bad value is refused while parsing, with the reason -------------------------
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
+        return value
+
+    return whole_number
+
+
+def setting_int(section: str, key: str) -> Callable[[str], int]:
+    """An argument overriding a numeric setting: the setting's own range."""
+    low, high = RANGES[(section, key)]
+    return bounded_int(int(low), int(high))
+
+
+def bounded_text(max_chars: int) -> Callable[[str], str]:
+    def text(value: str) -> str:
+        if len(value) > max_chars:
+            raise argparse.ArgumentTypeError(f"longer than {max_chars} characters ({len(value)})")
+        return value
+
+    return text
+
+
+def iso_date(text: str) -> str:
+    """An ISO date (2023-01-05) or datetime, as Elasticsearch's date range takes it."""
+    try:
+        return date.fromisoformat(text).isoformat() if len(text) <= 10 else datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text[:40]!r}") from None
+
+
+def iso_moment(text: str) -> str:
+    """An ISO date or datetime (UTC when no zone is given)."""
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or datetime: {text[:40]!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="newsetl",
         description=(
             "Folders of news articles into a clean, deduplicated, entity- and date-enriched Elasticsearch index."
         ),
         epilog=(
             "Settings: config/settings.toml, overridden by NEWSETL_* environment variables (see README). "
-            "Exit status: 0 done, 3 done but some files failed (the next run retries them), 1 error, 2 bad usage."
+            "Exit status: 0 done, 3 done but some files failed (the next run retries them), "
+            "1 error (a bad argument included)."
         ),
     )
     commands = parser.add_subparsers(metavar="COMMAND")
@@ -126,9 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_input_arguments(run)
     run.add_argument("--force", action="store_true", help="re-read files even when unchanged")
-    run.add_argument("--since", help="only re-read files modified at or after this ISO date/time")
+    run.add_argument("--since", type=iso_moment, help="only re-read files modified at or after this ISO date/time")
     run.add_argument("--dry-run", action="store_true", help="do everything but write to Elasticsearch")
-    run.add_argument("--batch-size", type=int, help="files per batch (default: [flow] batch_size)")
+    run.add_argument(
+        "--batch-size", type=setting_int("flow", "batch_size"), help="files per batch (default: [flow] batch_size)"
+    )
     run.set_defaults(handler=run_command)
 
     process = command(
@@ -146,13 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
         "search", "full-text search with filters",
         "Full-text search: words ANDed, \"phrases\", OR, -word; filters by entity and publication date.",
     )  # fmt: skip
-    search.add_argument("query", nargs="?", default="", help="words to look for (english-analysed)")
-    search.add_argument("--person", action="append", default=[], help="only articles naming this person (repeatable)")
-    search.add_argument("--org", action="append", default=[], help="only articles naming this organization")
-    search.add_argument("--place", action="append", default=[], help="only articles naming this place")
-    search.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
-    search.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
-    search.add_argument("--limit", type=int, default=10, help="how many hits to show (default: 10)")
+    query = bounded_text(QUERY_MAX_CHARS)
+    search.add_argument(
+        "query", nargs="?", default="", type=query, help='words to look for (ANDed; "phrases", OR, -word)'
+    )
+    entity = bounded_text(FILTER_MAX_CHARS)
+    naming = (("--person", "this person (repeatable)"), ("--org", "this organization"), ("--place", "this place"))
+    for option, what in naming:
+        search.add_argument(
+            option, action="append", default=[], type=entity,
+            help=f"only articles naming {what}: any case or accents, aliases, a surname alone",
+        )  # fmt: skip
+    search.add_argument("--from", dest="date_from", type=iso_date, help="published on or after (ISO date)")
+    search.add_argument("--to", dest="date_to", type=iso_date, help="published on or before (ISO date)")
+    limit = bounded_int(0, SEARCH_LIMIT_MAX)
+    search.add_argument(
+        "--limit", type=limit, default=10, help=f"how many hits to show (0 to {SEARCH_LIMIT_MAX}; default 10)"
+    )
     search.add_argument("--all", action="store_true", help="include near-duplicates, not only canonical articles")
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(handler=search_command)
@@ -179,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = command("bench", "the performance benchmark (against the local node)",
                     "The performance benchmark: a generated corpus through the ingest flow into a throw-away alias, "
                     "against bare NER on the same texts.")  # fmt: skip
-    bench.add_argument("--articles", type=int, help="articles in the generated corpus (default: [bench] articles)")
+    articles = setting_int("bench", "articles")
+    bench.add_argument("--articles", type=articles, help="articles in the generated corpus (default: [bench] articles)")
     bench.add_argument(
         "--dask",
         nargs="?",
@@ -232,7 +326,7 @@ def existing_paths(paths: Sequence[str]) -> list[str]:
 
 def emit(result: dict[str, Any], as_json: bool, render: Callable[[dict[str, Any]], str]) -> None:
     """Print a result for people, or as one JSON object on the last line for scripts."""
-    print(json.dumps(result, ensure_ascii=False) if as_json else render(result), flush=True)
+    print(json_text(result) if as_json else printable(render(result)), flush=True)
 
 
 # --- newsetl es ---------------------------------------------------------------------------------
@@ -438,14 +532,32 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def process_command(args: argparse.Namespace, settings: Settings) -> int:
     paths = existing_paths(args.paths)
+    output = writable_output(args.output)
+    writable_output(output + ".quarantine.jsonl")
     with flow_session(args, settings, "process"):
         from newsetl.flows.ingest import process
 
-        output = os.path.abspath(args.output)
         summary = process(folders=paths, output=output, include=args.include, exclude=args.exclude)
     summary = with_wall_time(summary, args)
     emit(summary, args.json, render_summary)
     return exit_status(summary)
+
+
+def writable_output(path: str) -> str:
+    """The absolute path of an output file that can be written, checked before any work starts."""
+    absolute = os.path.abspath(path)
+    if os.path.isdir(absolute):
+        raise NewsetlError(f"--output {path}: is a folder; give a file name")
+    existed = os.path.lexists(absolute)
+    try:
+        os.makedirs(os.path.dirname(absolute), exist_ok=True)
+        with open(absolute, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise NewsetlError(f"--output {path}: cannot write there ({error.strerror or error})") from None
+    if not existed:
+        os.remove(absolute)
+    return absolute
 
 
 def quiet_prefect_tracebacks() -> None:

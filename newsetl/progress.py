@@ -28,7 +28,11 @@ from rich.text import Text
 
 from newsetl.flows.report import PROGRESS_LOGGER, ProgressEvent
 
-STAGES = {"read": "read & extract", "indexed": "cleaned, enriched, indexed"}
+STAGES = {
+    "learned": "learn boilerplate (first read)",
+    "read": "read & extract",
+    "indexed": "cleaned, enriched, indexed",
+}
 # Prefect's lines for each task run ("Task run 'extract-7fa' - Finished in state Completed()")
 # are noise next to the bars; --verbose shows them.
 PREFECT_RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")

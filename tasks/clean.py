@@ -25,14 +25,14 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
-from newsetl.config.settings import CleanSettings
+from newsetl.config.settings import CleanSettings, ExtractSettings
 from newsetl.tasks.records import (
     CLEAN_ERROR,
     NO_ARTICLE,
@@ -44,6 +44,8 @@ from newsetl.tasks.records import (
     FileRead,
     Quarantine,
     RunSummary,
+    SourceFile,
+    SourceState,
 )
 from newsetl.tasks.source_state import group_key
 from newsetl.tasks.text import WORD, comparison_form, normalize_text, word_count
@@ -463,8 +465,10 @@ def strip_boilerplate(
     if not kept:
         return None
     body = "\n\n".join(kept)
+    text_hash = article_id(title, body)
     return CleanArticle(
-        id=article_id(title, body),
+        id=text_hash,
+        text_hash=text_hash,
         title=title,
         body=body,
         source=article.source,
@@ -716,6 +720,96 @@ def _names_site(part: str, sites: set[str]) -> bool:
     return any(len(site) >= SITE_PREFIX_MIN_CHARS and form.startswith(site) for site in sites)
 
 
+# --- what a run knows before its first batch -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunBoilerplate:
+    """The counts of every file a run reads, learned before any file is cleaned.
+
+    Cleaning every batch with the same knowledge makes a file's body independent of the batch it
+    falls in and of the order of batches: the same folder gives the same bodies, hence the same
+    article ids, on a first run, on `--force`, and at any batch size (README, "Article documents").
+    `story_files` are the files whose article starts a story of its own: the blocks they hold are
+    the ones recorded for later runs (a second version of a story adds nothing).
+    """
+
+    learned: BoilerplateModel
+    story_files: frozenset[str]
+
+
+def learn_run_boilerplate(batches: Iterable[ExtractedBatch], settings: CleanSettings) -> RunBoilerplate:
+    """Stories, block counts per group and copies across groups over every article of the batches (files in path order).
+
+    The batches are consumed one at a time (only the counts and each story's shingle sample are kept)."""
+    del settings  # thresholds apply when the model is used
+    stories: dict[str, _GroupStories] = {}
+    story_files: set[str] = set()
+    placed: list[tuple[str, str, int, frozenset[int]]] = []  # (article key, group, story, shingles)
+    for batch in batches:
+        fingerprint = functools.cache(line_fingerprint)  # one cache per batch: memory stays flat over a run
+        for article in sorted(batch.articles, key=lambda a: (a.source.path, a.source.record or "")):
+            group_stories = stories.setdefault(article.group, _GroupStories(line_fingerprint))
+            group_stories.fingerprint = fingerprint
+            shingles = story_shingles(article.paragraphs)
+            new_story = len(group_stories.story_blocks)  # the number a story this article starts gets
+            story = group_stories.add(article, shingles)
+            if story is None:
+                continue
+            placed.append((article_key(article), article.group, story, shingles))
+            if story == new_story:
+                story_files.add(article.source.path)
+    counts = {group: group_stories.counts() for group, group_stories in stories.items()}
+    return RunBoilerplate(BoilerplateModel(counts, _copies_elsewhere(placed, stories)), frozenset(story_files))
+
+
+class RunStore:
+    """The run's store, whose block counts leave out the files this run reads (RunBoilerplate has them).
+
+    A file read now was counted by the store when an earlier run recorded it, and again once this
+    run records it: both are taken off, so each file counts exactly once, whatever the batch.
+    Everything else goes to the wrapped store.
+    """
+
+    def __init__(self, store: ArticleStore, reading: Iterable[str], known: Mapping[str, SourceState]) -> None:
+        self._store = store
+        self._counted: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._groups: Counter[str] = Counter()
+        self._blocks: Counter[str] = Counter()
+        for path in reading:
+            state = known.get(path)
+            self._set(path, (state.groups, state.block_fingerprints) if state is not None else ((), ()))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._store, name)
+
+    def _set(self, path: str, counted: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+        groups, blocks = self._counted.get(path, ((), ()))
+        self._groups.subtract(set(groups))
+        self._blocks.subtract(set(blocks))
+        self._counted[path] = counted
+        self._groups.update(set(counted[0]))
+        self._blocks.update(set(counted[1]))
+
+    def block_counts(self, groups: Iterable[str], fingerprints: Iterable[str]) -> tuple[dict[str, int], dict[str, int]]:
+        group_files, block_files = self._store.block_counts(groups, fingerprints)
+        return (
+            {g: max(0, n - self._groups[g]) for g, n in group_files.items()},
+            {b: max(0, n - self._blocks[b]) for b, n in block_files.items()},
+        )
+
+    def write_states(self, writes: Any) -> None:
+        self._store.write_states(writes)
+        for state in writes.states:
+            if state.path in self._counted:
+                self._set(state.path, (state.groups, state.block_fingerprints))
+        for path in writes.removed_states:
+            if path in self._counted:
+                self._set(path, ((), ()))
+
+
 # --- the cleaning step of a batch ------------------------------------------------------------
 
 
@@ -735,11 +829,15 @@ def persisted_counts(
     return {group: GroupCounts(group_stories.get(group, 0), dict(counts[group])) for group in fingerprints}
 
 
-def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings) -> CleanedBatch:
-    """Strip boilerplate learned from this batch and from earlier runs' counts of the same groups."""
+def clean_batch(
+    extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, run: RunBoilerplate | None = None
+) -> CleanedBatch:
+    """Strip boilerplate learned from the run's files (or this batch's) and earlier runs' counts of the same groups."""
     fingerprint = functools.cache(line_fingerprint)  # each block is fingerprinted once here, not four times
-    learned = learn_boilerplate(extracted.articles, settings, fingerprint)
-    model = learned.merge(persisted_counts(extracted.articles, store, fingerprint))
+    learned = learn_boilerplate(extracted.articles, settings, fingerprint) if run is None else run.learned
+    model = _restricted(learned, extracted.articles, fingerprint).merge(
+        persisted_counts(extracted.articles, store, fingerprint)
+    )
     articles: list[CleanArticle] = []
     problems = list(extracted.problems)
     kept_files: dict[str, list[CleanArticle]] = {}
@@ -778,8 +876,11 @@ def clean_batch(extracted: ExtractedBatch, store: ArticleStore, settings: CleanS
     quarantined = list(extracted.quarantined)
     for path, file_read in extracted.read.items():
         if path in kept_files:
+            story = run is None or path in run.story_files  # a later version of a story adds no counts
             read[path] = dataclasses.replace(
-                file_read, groups=tuple(sorted(groups[path])), block_fingerprints=tuple(sorted(blocks[path]))
+                file_read,
+                groups=tuple(sorted(groups[path])) if story else (),
+                block_fingerprints=tuple(sorted(blocks[path])) if story else (),
             )
         else:
             no_article = [p for p in problems if p.path == path and p.reason == NO_ARTICLE]
@@ -801,11 +902,64 @@ def too_short_for_an_article(article: CleanArticle, settings: CleanSettings) -> 
     return is_page and word_count(article.body) < settings.min_article_words
 
 
+def _restricted(
+    model: BoilerplateModel, articles: Iterable[ExtractedArticle], fingerprint: Fingerprint
+) -> BoilerplateModel:
+    """The counts of the batch's groups (and of groups holding copies of its stories) and blocks only.
+
+    A run's model can be large; merging copies it."""
+    wanted: dict[str, set[str]] = {}
+    copies: dict[str, tuple[str, ...]] = {}
+    for article in articles:
+        fingerprints = article_fingerprints(article, fingerprint)
+        for group in model.groups_of(article):
+            wanted.setdefault(group, set()).update(fingerprints)
+        if (key := article_key(article)) in model.copies:
+            copies[key] = model.copies[key]
+    groups = {}
+    for group, fingerprints in wanted.items():
+        counts = model.groups.get(group)
+        if counts is not None:
+            groups[group] = GroupCounts(
+                counts.articles, {fp: counts.fingerprints[fp] for fp in fingerprints if fp in counts.fingerprints}
+            )
+    return BoilerplateModel(groups, copies)
+
+
 @task(name="clean", cache_policy=NONE)
 def clean_batch_task(
-    extracted: ExtractedBatch, store: ArticleStore, settings: CleanSettings, summary: RunSummary
+    extracted: ExtractedBatch,
+    store: ArticleStore,
+    settings: CleanSettings,
+    summary: RunSummary,
+    run: RunBoilerplate | None = None,
 ) -> CleanedBatch:
     """Remove boilerplate from a batch's articles."""
     with summary.timed("clean"):
-        cleaned = clean_batch(extracted, store, settings)
+        cleaned = clean_batch(extracted, store, settings, run)
     return cleaned
+
+
+@task(name="learn-boilerplate", cache_policy=NONE)
+def learn_run_boilerplate_task(
+    files: Sequence[SourceFile],
+    batch_size: int,
+    extract_settings: ExtractSettings,
+    settings: CleanSettings,
+    summary: RunSummary,
+    on_batch: Callable[[int], None] | None = None,
+) -> RunBoilerplate:
+    """What boilerplate looks like across every file the run reads, before any is cleaned (files are read twice).
+
+    `on_batch` hears how many files each batch read (the run's progress)."""
+    from newsetl.tasks.extract import extract_batch
+
+    def batches() -> Iterator[ExtractedBatch]:
+        for start in range(0, len(files), batch_size):
+            batch = extract_batch(files[start : start + batch_size], extract_settings)
+            yield batch
+            if on_batch is not None:
+                on_batch(len(batch.files))
+
+    with summary.timed("learn_boilerplate"):
+        return learn_run_boilerplate(batches(), settings)

@@ -19,3 +19,7 @@ class ElasticsearchUnavailable(TransientError):
 
 class LocalNodeError(NewsetlError):
     """The local Elasticsearch node could not be built, started or stopped."""
+
+
+class WritesRefused(NewsetlError):
+    """The cluster refuses writes (a write or disk block, missing rights): someone must act first."""

@@ -14,7 +14,7 @@ from prefect.cache_policies import NONE
 
 from newsetl.config.settings import ElasticsearchSettings, Settings
 from newsetl.tasks.dedupe import ClusterAssignment, encode_signature
-from newsetl.tasks.errors import NewsetlError
+from newsetl.tasks.errors import NewsetlError, WritesRefused
 from newsetl.tasks.es.documents import article_document, source_document, utc_now
 from newsetl.tasks.es.store import DryRunStore, ElasticsearchStore
 from newsetl.tasks.reconcile import DedupedBatch, cluster_changes, remove_sources
@@ -87,8 +87,10 @@ def state_writes(
     for path, (status, ids) in sorted(deduped.plan.file_outcomes.items()):
         read = cleaned.read[path]
         failed = [by_id[i] for i in ids if i in by_id]
-        if any(f.transient for f in failed):
-            summary.count_failed(path, failed[0].reason)  # no state: the next run reads it again
+        refused = [f for f in failed if not f.by_document]
+        if refused:
+            # The cluster's refusal: no state, so the next run reads the file again.
+            summary.count_failed(path, refused[0].reason)
             continue
         if failed:
             writes.quarantine.append(Quarantine(path, INDEX_REJECTED, failed[0].reason))
@@ -100,13 +102,13 @@ def state_writes(
         near = status == WRITTEN and any(
             i in deduped.sketches and is_near_duplicate(i, deduped.assignments) for i in ids
         )
-        # Boilerplate counts are per story: only the first copy of a story that is not a version
-        # of another one adds its blocks (see tasks.clean.persisted_counts).
-        counted = status == WRITTEN and not near
+        # The blocks recorded are those cleaning counted for the file (a story's first version only,
+        # see tasks.clean.RunBoilerplate): what a later run adds to its own counts is exactly what
+        # this run counted, so a run cut short and run again cleans like one uninterrupted run.
         writes.states.append(
             SourceState(
                 path, read.source.size, read.source.mtime, read.sha256, status, ids, "",
-                read.groups if counted else (), read.block_fingerprints if counted else (),
+                read.groups, read.block_fingerprints,
             )  # fmt: skip
         )
         writes.cleared_quarantine.append(path)
@@ -134,8 +136,14 @@ def index_batch(
 ) -> None:
     """Write a batch's articles, then its file states (a crash in between only makes the next run re-read)."""
     failures = store.write_articles(article_writes(deduped, enrichments, es, utc_now()))
+    blocked = [failure for failure in failures if failure.blocks_writes]
+    if blocked:
+        raise WritesRefused(
+            f"Elasticsearch refused to write to '{es.index}': {blocked[0].reason} "
+            f"({len(failures)} documents of this batch not written; the next run writes them)"
+        )
     for failure in failures:
-        log.warning("article %s not written (%s): %s", failure.article_id, failure.status, failure.reason)
+        log.warning("article %s not written: %s", failure.article_id, failure.reason)
     store.write_states(state_writes(deduped, failures, summary))
 
 

@@ -95,9 +95,9 @@ def reconcile_batch(
         )
         added = groups[article_id].sources if article_id in groups else ()
         final = tuple(sorted({_key(ref): ref for ref in (*kept, *added)}.values(), key=_key))
-        if article_id not in stored:
+        if article_id not in stored or (article_id in groups and _rewritten(groups[article_id], stored[article_id])):
             if article_id in groups:
-                plan.new_groups.append(groups[article_id])
+                plan.new_groups.append(groups[article_id])  # new, or its files' text changed: written whole
         elif not final:
             plan.orphaned.append(article_id)
         elif _keys(final) != _keys(stored[article_id].sources):
@@ -122,6 +122,53 @@ def reconcile_batch(
             status = DUPLICATE
         plan.file_outcomes[path] = (status, ids)
     return plan
+
+
+def _rewritten(group: ExactGroup, stored: StoredArticle) -> bool:
+    text_hash = group.representative.text_hash
+    return bool(text_hash) and text_hash != stored.text_key
+
+
+def document_ids(
+    articles: Sequence[CleanArticle],
+    read_paths: Sequence[str],
+    previous: Mapping[str, SourceState],
+    by_text: Mapping[str, StoredArticle],
+    stored: Mapping[str, StoredArticle],
+) -> dict[str, str]:
+    """The document id of each cleaned text of a batch (by text hash): ids stay while files exist.
+
+    A text already in the index keeps its article's id. A new text takes the id of the article
+    its files held before when that article would otherwise lose its last file (its text changed
+    because cleaning learned more, or the file was edited): the document is updated in place.
+    Otherwise a new article's id is its text hash.
+    """
+    batch_paths = set(read_paths)
+    claimed = {by_text[h].id for h in {a.text_hash for a in articles} if h in by_text}
+    keys_by_text: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for article in articles:
+        keys_by_text[article.text_hash].add(_key(article.source))
+    ids: dict[str, str] = {}
+    for text_hash in sorted(keys_by_text):
+        if text_hash in by_text:
+            ids[text_hash] = by_text[text_hash].id
+            continue
+        ids[text_hash] = text_hash
+        held_before = sorted(
+            {i for path, _ in keys_by_text[text_hash] if path in previous for i in previous[path].article_ids}
+        )
+        for old_id in held_before:
+            old = stored.get(old_id)
+            if old is None or old_id in claimed:
+                continue
+            # Only an article left with no other file: one still held elsewhere keeps its text there.
+            if all(ref.path in batch_paths for ref in old.sources) and keys_by_text[text_hash] & {
+                _key(r) for r in old.sources
+            }:
+                ids[text_hash] = old_id
+                claimed.add(old_id)
+                break
+    return ids
 
 
 def remove_sources(paths: set[str], stored: Mapping[str, StoredArticle]) -> BatchPlan:
@@ -167,6 +214,11 @@ def deduplicate_batch(
     released = {q.path for q in cleaned.quarantined if q.path in known and known[q.path].article_ids}
     read_paths = sorted({*cleaned.read, *released})
     previous = {path: known[path] for path in read_paths if path in known}
+    by_text = store.articles_with_text({article.text_hash for article in cleaned.articles})
+    held = store.stored_articles({i for state in previous.values() for i in state.article_ids})
+    ids = document_ids(cleaned.articles, read_paths, previous, by_text, held)
+    articles = [dataclasses.replace(a, id=ids[a.text_hash]) for a in cleaned.articles]
+    cleaned = dataclasses.replace(cleaned, articles=tuple(articles))
     stored = store.stored_articles(ids_to_fetch(cleaned.articles, previous))
     plan = reconcile_batch(cleaned.articles, read_paths, previous, stored)
     sketches = {group.id: sketch_body(group.representative.body, settings) for group in plan.new_groups}
@@ -178,7 +230,10 @@ def deduplicate_batch(
         )
         for group in plan.new_groups
     ]
-    removed = [stored[article_id] for article_id in plan.orphaned]
+    # An article written again under its id (its text changed) leaves its cluster and joins anew.
+    removed = [stored[article_id] for article_id in plan.orphaned] + [
+        stored[g.id] for g in plan.new_groups if g.id in stored
+    ]
     recovered = [stored[article_id] for article_id in interrupted_articles(cleaned.articles, previous, stored)]
     assignments = cluster_changes(new, sketches.values(), removed, store, settings, recovered)
     return DedupedBatch(cleaned, plan, stored, sketches, assignments)

@@ -97,7 +97,7 @@ class ExtractedArticle:
 class CleanArticle:
     """An article after boilerplate removal: the text that identifies it."""
 
-    id: str  # derived from title + body; same text, same id
+    id: str  # the document id: text_hash at first sight, then kept while the article's files exist
     title: str
     body: str  # paragraphs separated by one blank line
     source: SourceRef
@@ -112,6 +112,7 @@ class CleanArticle:
     subjects: tuple[str, ...] = ()
     located: str | None = None
     dateline: str | None = None
+    text_hash: str = ""  # of the cleaned title + body: finds exact duplicates (set by cleaning)
 
     @property
     def paragraphs(self) -> list[str]:
@@ -293,3 +294,8 @@ class StoredArticle:
     minhash: str
     published_at: str | None
     word_count: int
+    text_hash: str = ""  # of its cleaned text ("" before text hashes were stored: then its id is)
+
+    @property
+    def text_key(self) -> str:
+        return self.text_hash or self.id

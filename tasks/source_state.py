@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from prefect import task
 from prefect.cache_policies import NONE
 
+from newsetl.tasks.errors import ConfigurationError
 from newsetl.tasks.records import (
     CHANGED_WHILE_READ,
     FAILED,
@@ -126,8 +127,8 @@ def parse_since(since: str | None) -> float | None:
 
     try:
         moment = datetime.fromisoformat(since)
-    except ValueError as error:
-        raise ValueError(f"since: not an ISO date or datetime: {since!r}") from error
+    except ValueError:
+        raise ConfigurationError(f"since: not an ISO date or datetime: {since[:40]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

@@ -7,7 +7,6 @@ written out as JSON lines at the end. Both serve the same pipeline.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Protocol
 from prefect import task
 from prefect.cache_policies import NONE
 
+from newsetl.tasks.output import json_text
 from newsetl.tasks.records import Quarantine, SourceRef, SourceState, StoredArticle
 
 
@@ -53,20 +53,49 @@ class StateWrites:
     cleared_quarantine: list[str] = field(default_factory=list)  # paths read fine this time
 
 
+# Elasticsearch errors that a document causes by its content: no retry, later or elsewhere,
+# makes the cluster take it, so its file is quarantined. Every other refusal (a block, 429, 5xx,
+# auth, a missing or closed index) is the cluster's: the file is retried by the next run.
+DOCUMENT_ERRORS = frozenset({
+    "mapper_parsing_exception", "document_parsing_exception", "strict_dynamic_mapping_exception",
+    "illegal_argument_exception", "mapper_exception", "x_content_parse_exception", "parsing_exception",
+})  # fmt: skip
+# Refusals that hold for every write until someone acts (a write or disk block, credentials):
+# going on would only read and enrich files that cannot be written, so the run stops.
+BLOCKING_STATUS = frozenset({401, 403})
+BLOCKING_ERRORS = frozenset({"cluster_block_exception", "security_exception"})
+
+
 @dataclass(frozen=True, slots=True)
 class WriteFailure:
-    """A document Elasticsearch did not take: `transient` ones are retried by the next run."""
+    """A document Elasticsearch did not take, with the status and error type of its bulk item."""
 
     article_id: str
     status: int
     reason: str
-    transient: bool
+    error_type: str = ""
+
+    @property
+    def by_document(self) -> bool:
+        """The document's content was refused: its file is quarantined (index_rejected)."""
+        if self.error_type == "illegal_argument_exception":
+            # On a field (an immense term, a bad value): the document's. Otherwise the request's,
+            # e.g. "no write index is defined for alias": the cluster's.
+            return "field" in self.reason.lower()
+        return self.error_type in DOCUMENT_ERRORS
+
+    @property
+    def blocks_writes(self) -> bool:
+        """The cluster refuses writes as such: the run stops, nothing of the batch is recorded."""
+        return self.status in BLOCKING_STATUS or self.error_type in BLOCKING_ERRORS
 
 
 class ArticleStore(Protocol):
     def source_states(self, roots: Sequence[str]) -> dict[str, SourceState]: ...
 
     def stored_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]: ...
+
+    def articles_with_text(self, text_hashes: Iterable[str]) -> dict[str, StoredArticle]: ...
 
     def near_candidates(self, band_keys: Iterable[str]) -> list[StoredArticle]: ...
 
@@ -93,6 +122,7 @@ def stored_from_document(document: dict[str, Any]) -> StoredArticle:
         minhash=document.get("minhash") or "",
         published_at=document.get("published_at"),
         word_count=int(document.get("word_count") or 0),
+        text_hash=document.get("text_hash") or "",
     )
 
 
@@ -143,6 +173,11 @@ class MemoryStore:
 
     def stored_articles(self, ids: Iterable[str]) -> dict[str, StoredArticle]:
         return {i: stored_from_document(self.documents[i]) for i in ids if i in self.documents}
+
+    def articles_with_text(self, text_hashes: Iterable[str]) -> dict[str, StoredArticle]:
+        wanted = set(text_hashes)
+        found = (stored_from_document(d) for d in self.documents.values())
+        return {article.text_key: article for article in found if article.text_key in wanted}
 
     def near_candidates(self, band_keys: Iterable[str]) -> list[StoredArticle]:
         keys = set(band_keys)
@@ -200,11 +235,11 @@ def write_process_output(store: MemoryStore, output: Path) -> tuple[int, int]:
     with open(output, "w", encoding="utf-8") as articles:
         for article_id in sorted(store.documents):
             document = {k: v for k, v in store.documents[article_id].items() if k not in INTERNAL_FIELDS}
-            articles.write(json.dumps(document, ensure_ascii=False) + "\n")
+            articles.write(json_text(document) + "\n")
     records = sorted((r for rs in store.quarantine.values() for r in rs), key=lambda r: (r.path, r.detail))
     with open(quarantine_path, "w", encoding="utf-8") as quarantine:
         for record in records:
-            quarantine.write(json.dumps(dataclasses.asdict(record), ensure_ascii=False) + "\n")
+            quarantine.write(json_text(dataclasses.asdict(record)) + "\n")
     return len(store.documents), len(records)
 
 

@@ -39,34 +39,47 @@ def ensure_indices(client: Elasticsearch, es: ElasticsearchSettings) -> str:
     with_retries(lambda: client.indices.put_index_template(name=es.index, **template), es, "put index template")
     current = alias_target(client, es)
     if current is None:
-        name = es.versioned_index()
-        if with_retries(lambda: client.indices.exists(index=name), es, "check index").body:
-            with_retries(lambda: client.indices.put_alias(index=name, name=es.index), es, "put alias")
-        else:
-            with_retries(lambda: client.indices.create(index=name, aliases={es.index: {}}), es, "create index")
-        current = name
-    else:
-        # Fields added to the template since the index was made (new formats' metadata) are added
-        # to it too: its strict mapping would refuse every document that has them.
-        properties = template["template"]["mappings"]["properties"]
-        with_retries(lambda: client.indices.put_mapping(index=current, properties=properties), es, "update mapping")
+        current = es.versioned_index()
+        if not create_index(client, es, current, {"aliases": {es.index: {}}}):
+            # Another run created it first, or one died before adding the alias: adding it again is a no-op.
+            with_retries(lambda: client.indices.put_alias(index=current, name=es.index), es, "put alias")
+    # Fields added to the template since the index was made (new formats' metadata, text_hash, language
+    # fields) are added to it too: its strict mapping would refuse every document that has them. Adding a
+    # field is allowed and idempotent.
+    properties = template["template"]["mappings"]["properties"]
+    with_retries(lambda: client.indices.put_mapping(index=current, properties=properties), es, "update mapping")
     for name, path in ((es.sources_index, SOURCES_INDEX_FILE), (es.quarantine_index, QUARANTINE_INDEX_FILE)):
         if not with_retries(lambda name=name: client.indices.exists(index=name), es, "check index").body:
-            body = load_json(path)
-            try:
-                with_retries(
-                    lambda name=name, body=body: client.indices.create(index=name, **body), es, f"create {name}"
-                )
-            except ApiError as error:
-                if error.meta.status != 400 or "already_exists" not in str(error.info):
-                    raise
+            create_index(client, es, name, load_json(path))
     return current
+
+
+def create_index(client: Elasticsearch, es: ElasticsearchSettings, name: str, body: dict[str, Any]) -> bool:
+    """Create an index; False when it exists already (two first runs may race to create it)."""
+    try:
+        with_retries(lambda: client.indices.create(index=name, **body), es, f"create {name}")
+    except ApiError as error:
+        cause = error.info.get("error") if isinstance(error.info, dict) else None
+        if (
+            error.meta.status == 400
+            and isinstance(cause, dict)
+            and cause.get("type") == "resource_already_exists_exception"
+        ):
+            return False
+        raise
+    return True
 
 
 def alias_target(client: Elasticsearch, es: ElasticsearchSettings) -> str | None:
     """The index behind the alias, or None; a concrete index of the alias's name is an error."""
     if with_retries(lambda: client.indices.exists_alias(name=es.index), es, "check alias").body:
         targets = sorted(with_retries(lambda: client.indices.get_alias(name=es.index), es, "get alias").body)
+        if len(targets) > 1:
+            # Writes through an alias of several indices fail (no write index); say so instead.
+            raise ConfigurationError(
+                f"alias '{es.index}' points at {len(targets)} indices ({', '.join(targets[:4])}); newsetl needs it on "
+                "exactly one: remove the others from it (POST _aliases) or set NEWSETL_INDEX to another alias"
+            )
         return targets[-1]
     if with_retries(lambda: client.indices.exists(index=es.index), es, "check index").body:
         raise ConfigurationError(f"'{es.index}' is an index, not an alias; newsetl needs the name free for its alias")

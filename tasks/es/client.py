@@ -17,6 +17,10 @@ from newsetl.tasks.errors import ConfigurationError, ElasticsearchUnavailable, N
 from newsetl.tasks.store import WriteFailure
 
 TRANSIENT_STATUS = {429, 502, 503, 504}
+# Errors of a document read that say the request is wrong, not the cluster busy: a retry gives the same.
+REQUEST_ERRORS = frozenset(
+    {"illegal_argument_exception", "index_not_found_exception", "action_request_validation_exception"}
+)
 
 PAGE_SIZE = 5000
 
@@ -60,6 +64,9 @@ def complete(response: T, what: str) -> T:
     errors = [doc["error"] for doc in body.get("docs", ()) if "error" in doc]
     if errors:
         first = errors[0].get("type", "") if isinstance(errors[0], dict) else str(errors[0])
+        if first in REQUEST_ERRORS:
+            reason = errors[0].get("reason", "") if isinstance(errors[0], dict) else ""
+            raise ConfigurationError(f"Elasticsearch refused {what}: {first}: {reason}"[:300])
         raise IncompleteResponse(f"{what}: {len(errors)} documents could not be read ({first})")
     return response
 
@@ -203,8 +210,9 @@ def bulk_write(client: Elasticsearch, es: ElasticsearchSettings, actions: list[d
             if operation == "update" and status == 404:
                 continue  # deleted meanwhile; nothing to update
             error = result.get("error", {})
-            reason = f"{error.get('type', '')}: {error.get('reason', '')}" if isinstance(error, dict) else str(error)
-            failures.append(WriteFailure(result.get("_id", ""), status, reason[:500], status in TRANSIENT_STATUS))
+            error_type = str(error.get("type", "")) if isinstance(error, dict) else ""
+            reason = f"{error_type}: {error.get('reason', '')}" if isinstance(error, dict) else str(error)
+            failures.append(WriteFailure(result.get("_id", ""), status, f"{status} {reason}"[:500], error_type))
         return failures
 
     # NOTE: streaming_bulk retries 429 itself (refused items and whole requests, with backoff), so the

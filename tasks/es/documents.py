@@ -44,6 +44,7 @@ def article_document(
     article = group.representative
     return {
         "id": article.id,
+        "text_hash": article.text_hash or article.id,
         "title": article.title,
         "body": article.body,
         "language": enrichment.language,

@@ -24,7 +24,7 @@ from newsetl.tasks.store import (
     stored_from_document,
 )
 
-STORED_FIELDS = ["id", "sources", "cluster_id", "is_canonical", "minhash", "published_at", "word_count"]
+STORED_FIELDS = ["id", "sources", "cluster_id", "is_canonical", "minhash", "published_at", "word_count", "text_hash"]
 
 
 class ElasticsearchStore:
@@ -50,7 +50,8 @@ class ElasticsearchStore:
     def source_states(self, roots: Sequence[str]) -> dict[str, SourceState]:
         prefixes = [root.rstrip("/") for root in roots]
         query = {"bool": {"should": [{"prefix": {"path": p}} for p in prefixes], "minimum_should_match": 1}}
-        fields = ["path", "size", "mtime", "sha256", "status", "article_ids", "reason"]
+        # Groups and block fingerprints too: a run takes off the counts of the files it reads again (RunStore).
+        fields = ["path", "size", "mtime", "sha256", "status", "article_ids", "reason", "groups", "block_fingerprints"]
         return {
             hit["path"]: state_from_dict(hit)
             for hit in self.scan(self.es.sources_index, query, fields, sort_field="path")
@@ -71,6 +72,23 @@ class ElasticsearchStore:
             for doc in response["docs"]:
                 if doc.get("found"):
                     found[doc["_id"]] = stored_from_document(doc["_source"])
+        return found
+
+    def articles_with_text(self, text_hashes: Iterable[str]) -> dict[str, StoredArticle]:
+        hashes = sorted(set(text_hashes))
+        found: dict[str, StoredArticle] = {}
+        for start in range(0, len(hashes), PAGE_SIZE):
+            chunk = hashes[start : start + PAGE_SIZE]
+            # Articles written before text hashes were stored have theirs as their id.
+            query = {
+                "bool": {
+                    "should": [{"terms": {"text_hash": chunk}}, {"ids": {"values": chunk}}],
+                    "minimum_should_match": 1,
+                }
+            }
+            for source in self.scan(self.articles, query, STORED_FIELDS, sort_field="id"):
+                article = stored_from_document(source)
+                found.setdefault(article.text_key, article)
         return found
 
     def near_candidates(self, band_keys: Iterable[str]) -> list[StoredArticle]:

@@ -1,0 +1,103 @@
+"""Bad arguments and settings: a one-line reason and exit status 1 before any work (no Prefect, no Elasticsearch)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+# Runs the command line in a fresh interpreter and reports whether Prefect was imported: a bad
+# argument must be refused before anything starts.
+PROBE = """
+import json, sys
+from newsetl.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "prefect": "prefect" in sys.modules}))
+"""
+
+
+def newsetl_probe(*args: str, **env: str) -> tuple[dict, list[str]]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NEWSETL_")}
+    # Nothing must be contacted: an unreachable Elasticsearch would only show after retries.
+    environ.update(NEWSETL_ES_URL="http://127.0.0.1:9", NEWSETL_ES_MAX_RETRIES="0", **env)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60, env=environ, cwd=REPO
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("search", "--from", "notadate", "x"), "argument --from: not an ISO date"),
+        (("search", "--to", "2023-13-45"), "argument --to: not an ISO date"),
+        (("search", "--limit", "-1"), "argument --limit: -1 is out of range"),
+        (("search", "--limit", "100000"), "argument --limit: 100000 is out of range"),
+        (("search", "--limit", "ten"), "argument --limit: not a whole number"),
+        (("search", "--person", "x" * 40_000), "argument --person: longer than 200 characters"),
+        (("search", "q" * 5_000), "longer than 2000 characters"),
+        (("run", "--since", "junk", "."), "argument --since: not an ISO date or datetime"),
+        (("run", "--batch-size", "0", "."), "argument --batch-size: 0 is out of range"),
+        (("run", "--batch-size", "-5", "."), "argument --batch-size: -5 is out of range"),
+        (("bench", "--articles", "0"), "argument --articles: 0 is out of range"),
+        (("run", "/no/such/folder"), "no such file or folder: /no/such/folder"),
+        (("process", ".", "--output", "/"), "--output /: is a folder"),
+        (
+            ("process", ".", "--output", "/proc/newsetl/out.jsonl"),
+            "--output /proc/newsetl/out.jsonl: cannot write there",
+        ),
+        (("frobnicate",), "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_a_bad_argument_is_one_line_before_any_work(args, says):
+    result, stderr = newsetl_probe(*args)
+    assert result == {"code": 1, "prefect": False}
+    assert len(stderr) <= 2 and says in stderr[-1] and "Traceback" not in "\n".join(stderr)
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"NEWSETL_INDEX": "ADVUP"}, "NEWSETL_INDEX: invalid index name 'ADVUP': it must be lowercase"),
+        ({"NEWSETL_INDEX": "my articles"}, "NEWSETL_INDEX: invalid index name 'my articles'"),
+        ({"NEWSETL_FLOW_BATCH_SIZE": "-1"}, "NEWSETL_FLOW_BATCH_SIZE: -1 is out of range"),
+        ({"NEWSETL_FLOW_BATCH_SIZE": "0"}, "NEWSETL_FLOW_BATCH_SIZE: 0 is out of range"),
+        ({"NEWSETL_FLOW_BATCHSIZE": "5"}, "did you mean NEWSETL_FLOW_BATCH_SIZE?"),
+    ],
+)
+def test_a_bad_setting_is_one_line_before_any_work(env, says, tmp_path):
+    for args in (("run", str(tmp_path)), ("search", "harbour")):
+        result, stderr = newsetl_probe(*args, **env)
+        assert result == {"code": 1, "prefect": False}, args
+        assert len(stderr) == 1 and says in stderr[0]
+
+
+def test_good_arguments_are_normalised_for_elasticsearch():
+    from newsetl.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["search", "--from", "20230105", "--to", "2023-02-01T10:00:00+02:00", "--limit", "0"]
+    )
+    assert (args.date_from, args.date_to, args.limit) == ("2023-01-05", "2023-02-01T10:00:00+02:00", 0)
+    run = build_parser().parse_args(["run", ".", "--since", "2024-01-01", "--batch-size", "7"])
+    assert (run.since, run.batch_size) == ("2024-01-01T00:00:00", 7)
+
+
+def test_a_bad_run_parameter_from_the_prefect_ui_is_refused_like_a_setting():
+    from newsetl.config.settings import SettingsError, load_settings
+    from newsetl.flows.ingest import run_settings
+    from newsetl.tasks.errors import ConfigurationError
+    from newsetl.tasks.source_state import parse_since
+
+    with pytest.raises(SettingsError, match="flow.batch_size: 0 is out of range"):
+        run_settings(load_settings({}), None, None, 0)
+    with pytest.raises(ConfigurationError, match="since: not an ISO date or datetime: 'junk'"):
+        parse_since("junk")
