@@ -172,14 +172,6 @@ def test_any_folder_is_accounted_for_and_keeps_its_valid_articles(pipeline, fold
         shutil.rmtree(root)
 
 
-LONE_SURROGATE_FIXED = False  # formats: reader output made valid Unicode (issue 13 item 1)
-
-
-@pytest.mark.xfail(
-    not LONE_SURROGATE_FIXED,
-    reason="formats' fix of issue 13 item 1 (lone surrogates in JSON) not merged yet",
-    strict=False,
-)
 def test_a_json_string_with_a_lone_surrogate_is_not_fatal(pipeline, tmp_path):
     settings, ner = pipeline
     (tmp_path / "poison.json").write_text(

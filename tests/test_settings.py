@@ -100,7 +100,9 @@ def test_every_setting_has_an_environment_name_that_loads():
             name = env_name(section.name, key.name)
             default = getattr(getattr(Settings(), section.name), key.name)
             text = (
-                ",".join(default)
+                ",".join(f"{k}={'|'.join(v)}" for k, v in default.items())  # enrich.models: en=a|b,fr=c
+                if isinstance(default, dict)
+                else ",".join(default)
                 if isinstance(default, tuple)
                 else str(default).lower()
                 if isinstance(default, bool)
