@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from concurrent.futures import Executor
 from typing import Any
@@ -25,7 +26,8 @@ class LoadNerModels(WorkerPlugin):
 
     def __init__(self, settings: EnrichSettings) -> None:
         self.settings = settings
-        self.name = f"newsetl-ner-{hash(settings) & 0xFFFFFFFF:08x}"
+        # One plugin per distinct settings (their models mapping is a dict: hashed through its repr).
+        self.name = f"newsetl-ner-{hashlib.sha1(repr(settings).encode()).hexdigest()[:8]}"
 
     def setup(self, worker: Any) -> None:
         load_worker_models(self.settings)
