@@ -13,6 +13,7 @@ language, publication date), and NerSession: a run's NER, batch by batch.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -388,10 +389,15 @@ class NerSession:
     def __init__(self, settings: EnrichSettings, cluster: ClusterSettings | None = None) -> None:
         self.settings = settings
         self.ner = NerRunner(settings, cluster or ClusterSettings())
-        self.reader = ArticleReader.for_models(list(model_packages(settings)))
         self._started = self._enriched = 0  # batches started and enriched so far
         self._files_sent: set[int] = set()  # sha256 (first 64 bits) of the files whose texts were sent
         self._languages: dict[tuple[str, str, str | None], tuple[str, int]] = {}  # sample -> (language, batch)
+
+    @functools.cached_property
+    def reader(self) -> ArticleReader:
+        """Language identification, dates and entity knowledge: loaded when a batch first needs them
+        (an unchanged re-run, which enriches nothing, never pays for them)."""
+        return ArticleReader.for_models(list(model_packages(self.settings)))
 
     def start(self, extracted: ExtractedBatch, known: Mapping[str, SourceState]) -> int:
         """Send the NER texts of a batch's articles ahead; how many texts went out.

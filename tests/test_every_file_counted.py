@@ -181,7 +181,8 @@ def test_a_poisoned_json_file_never_stops_the_run_and_reruns_agree(
         "library.txt": "Library extends opening hours\n\nThe central library will open until ten in the evening from "
         "March, the city's culture department announced.",
         "market.html": "<html><body><article><h1>Market hall reopens</h1><p>The covered market hall reopened on "
-        "Saturday after a two-year renovation that restored its iron roof.</p></article></body></html>",
+        "Saturday after a two-year renovation that restored its iron roof.</p><p>Traders said the first weekend "
+        "brought more visitors than any month before the works began.</p></article></body></html>",
         "bridge.json": '{"title": "Bridge closed for repairs", "text": "The old stone bridge will be closed to cars '
         'for six weeks while engineers repair its eastern arch."}',
         "ferry.json": POISON_ONE,  # one lone surrogate: repaired, the article kept

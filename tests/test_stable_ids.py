@@ -132,8 +132,10 @@ def test_an_article_keeps_its_id_when_cleaning_learns_more_and_its_body_is_updat
     before = by_path()
     tips = SITE_LINES[2].format(site="Courier")
     assert sum(tips in body for _, body in before.values()) == 4  # in 4 of 14 stories: the stories' own
-    for number in range(20, 26):  # now in 10 of 20: the site's line
-        story = f"The ferry pier reopened on Monday after repairs to its deck and rails, the harbour said ({number})."
+    subjects = ("ferry pier", "tram depot", "swimming baths", "town hall clock", "north quay", "bus station")
+    for number, subject in zip(range(20, 26), subjects, strict=True):  # now in 10 of 20: the site's line
+        # six different stories (versions of one story would count once)
+        story = f"The {subject} reopened on Monday after {number} weeks of repairs, the council said in a statement."
         (courier / f"extra-{number}.txt").write_text(f"Pier story {number}\n\n{story}\n\n{tips}\n")
     ingest(folders=[str(courier)], force=True)
     after = by_path()
