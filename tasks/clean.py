@@ -249,6 +249,7 @@ class _GroupStories:
         self.fingerprint = fingerprint
         self.story_blocks: list[set[str]] = []  # every fingerprint seen in each story
         self.stories_of_shingle: dict[int, set[int]] = {}
+        self.stories_of_long_block: dict[str, set[int]] = {}
 
     def add(self, article: ExtractedArticle, shingles: frozenset[int] | None = None) -> int | None:
         """Count the article's blocks in its story (a new one unless it is a version of one seen); its story."""
@@ -256,14 +257,40 @@ class _GroupStories:
         if not blocks:
             return None
         shingles = story_shingles(article.paragraphs) if shingles is None else shingles
+        long_blocks = {
+            fp
+            for paragraph in article.paragraphs
+            if len(comparison_form(paragraph).split()) >= LONG_BLOCK_WORDS and (fp := self.fingerprint(paragraph))
+        }
         story = self._same_story(shingles)
+        if story is None:
+            story = self._copy_of(long_blocks)
         if story is None:
             story = len(self.story_blocks)
             self.story_blocks.append(set())
         self.story_blocks[story] |= blocks
         for shingle in shingles:
             self.stories_of_shingle.setdefault(shingle, set()).add(story)
+        for fingerprint in long_blocks:
+            self.stories_of_long_block.setdefault(fingerprint, set()).add(story)
         return story
+
+    def _copy_of(self, long_blocks: set[str]) -> int | None:
+        """The story already holding most long paragraphs of the article: a copy too short for the shingle rule.
+
+        Without it a short story and its copy (or its edition with a sentence added) counted as two
+        stories, so a re-run that met them after the original (a healing run after a crash) took the
+        story's paragraphs for the site's. More than half of the long paragraphs, and all of them
+        when there is just one.
+        """
+        if not long_blocks:
+            return None
+        shared = Counter(story for fp in long_blocks for story in self.stories_of_long_block.get(fp, ()))
+        if not shared:
+            return None
+        story, overlap = max(shared.items(), key=lambda item: (item[1], -item[0]))
+        enough = overlap > SAME_STORY_SHARE * len(long_blocks) and (overlap >= 2 or len(long_blocks) == 1)
+        return story if enough else None
 
     def _same_story(self, shingles: frozenset[int]) -> int | None:
         if len(shingles) < MIN_STORY_SHINGLES:

@@ -674,12 +674,6 @@ def test_node_stopped_mid_run_fails_the_run_and_the_rerun_finishes_the_work(
         local_es.stop(node.es, node.local_es)
 
 
-@pytest.mark.xfail(
-    reason="known regression (round 2, issue 15 follow-up): after a crash between an edition's new document and its "
-    "file states, the re-run counts the edition's paragraphs as the folder's boilerplate and strips them; "
-    "the healed index then differs from a clean run's",
-    strict=False,
-)
 def test_a_crash_between_a_new_canonical_and_the_old_ones_flags_heals(es_settings, prefect_api, tmp_path, monkeypatch):
     """Articles written, then the run dies before the updates of older articles and the file states."""
     from newsetl.flows.ingest import ingest
