@@ -177,10 +177,13 @@ def _metadata_date(value: Any) -> str | None:
 def compact_day(digits: str) -> str | None:
     """The ISO day of an eight-digit YYYYMMDD value, or None when it is no calendar day."""
     match = COMPACT_DAY.match(digits)
-    if not match:
-        return None
+    return calendar_day(match[1], match[2], match[3]) if match else None
+
+
+def calendar_day(year: str, month: str, day: str) -> str | None:
+    """The ISO day of year, month and day digits, or None when they name no calendar day."""
     try:
-        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+        return date(int(year), int(month), int(day)).isoformat()
     except ValueError:
         return None
 

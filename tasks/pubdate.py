@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import lxml.html
 from htmldate import find_date
 from lxml.etree import ParserError
 
-from newsetl.tasks.dates import canonical_date, normalise_iso, plausible
+from newsetl.tasks.dates import calendar_day, canonical_date, normalise_iso, plausible
 from newsetl.tasks.records import CleanArticle
 
 # Meta names/properties whose meaning is "first published"; generic ones ("date",
@@ -88,12 +88,7 @@ def url_date(url: str | None) -> str | None:
     if not url:
         return None
     match = URL_DATE.search(url)
-    if not match:
-        return None
-    try:
-        return date(int(match[1]), int(match[2]), int(match[3])).isoformat()
-    except ValueError:
-        return None
+    return calendar_day(match[1], match[2], match[3]) if match else None
 
 
 def _publication_metadata(tree: lxml.html.HtmlElement) -> list[str]:
