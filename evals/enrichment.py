@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from evals.extraction import part_of
 from newsetl.config.settings import EnrichSettings, load_settings
+from newsetl.tasks.enrichment import ner_texts
 from newsetl.tasks.entities import (
     ALL_RULES,
     ENTITY_LABELS,
@@ -31,7 +32,7 @@ from newsetl.tasks.entities import (
     load_knowledge,
     mentions_in,
 )
-from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model, ner_texts
+from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
 from newsetl.tasks.ner_models import entity_spans, load_models, load_ner_pipeline
 from newsetl.tasks.pubdate import publication_date_from_html
 from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef

@@ -88,22 +88,43 @@ def run_pipeline(
     progress = RunProgress(summary.files_seen, len(plan.to_read))
     # Every batch is cleaned with what the whole run reads: bodies (and ids) do not depend on batches.
     store = RunStore(store, [source.path for source in plan.to_read], plan.known)
-    boilerplate = learn_run_boilerplate_task(
-        quote(plan.to_read), settings.flow.batch_size, settings.extract, settings.clean, summary,
-        lambda files: progress.advance("learned", files),
-    )  # fmt: skip
     with NerSession(settings.enrich, settings.cluster) as ner:
+        boilerplate = learn_run_boilerplate_task(
+            quote(read_to_learn(plan, settings, ner)), settings.clean, summary,
+            lambda files: progress.advance("learned", files),
+        )  # fmt: skip
         for extracted in extracted_ahead(plan, settings, ner, summary, progress):
             cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary, quote(boilerplate))
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
             progress.advance("indexed", len(extracted.files))
-        summary.ner = ner.ner.describe()
+        summary.ner = ner.describe()
     remove_deleted_task(quote(plan.deleted), store, settings, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     publish_summary(summary, get_run_logger())
     return summary
+
+
+def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iterator[ExtractedBatch]:
+    """Every batch the run reads, extracted for the boilerplate learning pass, in order.
+
+    When the workers see the same paths they extract, a few batches at a time (one per worker, and
+    one more so none waits); this process holds only those.
+    """
+    size = settings.flow.batch_size
+    batches = [plan.to_read[start : start + size] for start in range(0, len(plan.to_read), size)]
+    if not (settings.cluster.shared_paths and ner.ner.runs_ahead):
+        yield from (extract_batch(files, settings.extract) for files in batches)
+        return
+    in_flight = ner.ner.executor.workers_now() + 1
+    window: deque[Future] = deque()
+    for files in batches:
+        window.append(ner.ner.submit(extract_batch, files, settings.extract))
+        if len(window) >= in_flight:
+            yield ner.ner.result(window.popleft())
+    while window:
+        yield ner.ner.result(window.popleft())
 
 
 @dataclass

@@ -74,6 +74,11 @@ def summary_markdown(summary: RunSummary) -> str:
         where = f" at {summary.ner['address']}" if summary.ner.get("address") else ""
         workers = summary.ner["workers"]
         lines += ["", f"NER executor: {summary.ner['executor']}{where}, {workers} worker processes took part"]
+        if enriched := summary.ner.get("articles_enriched"):
+            lines.append(
+                f"Articles enriched by the workers: {enriched['on_workers']}; "
+                f"by this process (cleaning changed them after NER started): {enriched['here']}"
+            )
     lines += ["", "| stage | seconds |", "| --- | ---: |"]
     lines += [f"| {stage} | {seconds:.2f} |" for stage, seconds in summary.stage_seconds.items()]
     reasons = sorted(summary.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_REASONS]

@@ -681,12 +681,12 @@ def prefect_server_pid() -> int | None:
 
 
 def corpus_texts(corpus: BenchCorpus, max_chars: int) -> list[str]:
-    """The distinct texts NER reads of the corpus (titles and paragraphs, see tasks.ner.ner_texts), as written.
+    """The distinct texts NER reads of the corpus (titles and paragraphs, see tasks.enrichment.ner_texts), as written.
 
     Distinct, as the run reads a paragraph that near-duplicates share once (and bare nlp.pipe
     could skip repeats as easily): the bound does the same NER work as the run, no more.
     """
-    from newsetl.tasks.ner import texts_for_ner
+    from newsetl.tasks.enrichment import texts_for_ner
 
     texts: dict[str, None] = {}
     for path in sorted(corpus.root.rglob("*.txt")):
@@ -718,8 +718,8 @@ def ingest_environment(es: ElasticsearchSettings, enrich: EnrichSettings, dask_a
 
 def enriched_text_count(es: ElasticsearchSettings, max_chars: int) -> tuple[int, int]:
     """(articles the run put through NER, distinct texts NER reads of them): to check the bound read the same."""
+    from newsetl.tasks.enrichment import texts_for_ner
     from newsetl.tasks.es.client import connect, scan_documents
-    from newsetl.tasks.ner import texts_for_ner
 
     client = connect(es)
     try:

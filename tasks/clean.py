@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-from newsetl.config.settings import CleanSettings, ExtractSettings
+from newsetl.config.settings import CleanSettings
 from newsetl.tasks.records import (
     CLEAN_ERROR,
     NO_ARTICLE,
@@ -44,7 +44,6 @@ from newsetl.tasks.records import (
     FileRead,
     Quarantine,
     RunSummary,
-    SourceFile,
     SourceState,
 )
 from newsetl.tasks.source_state import group_key
@@ -969,24 +968,21 @@ def clean_batch_task(
 
 @task(name="learn-boilerplate", cache_policy=NONE)
 def learn_run_boilerplate_task(
-    files: Sequence[SourceFile],
-    batch_size: int,
-    extract_settings: ExtractSettings,
+    batches: Iterable[ExtractedBatch],
     settings: CleanSettings,
     summary: RunSummary,
     on_batch: Callable[[int], None] | None = None,
 ) -> RunBoilerplate:
     """What boilerplate looks like across every file the run reads, before any is cleaned (files are read twice).
 
-    `on_batch` hears how many files each batch read (the run's progress)."""
-    from newsetl.tasks.extract import extract_batch
+    `batches`: every batch of the run, extracted (here or by workers); `on_batch` hears how many files each
+    batch read (the run's progress)."""
 
-    def batches() -> Iterator[ExtractedBatch]:
-        for start in range(0, len(files), batch_size):
-            batch = extract_batch(files[start : start + batch_size], extract_settings)
+    def counted() -> Iterator[ExtractedBatch]:
+        for batch in batches:
             yield batch
             if on_batch is not None:
                 on_batch(len(batch.files))
 
     with summary.timed("learn_boilerplate"):
-        return learn_run_boilerplate(batches(), settings)
+        return learn_run_boilerplate(counted(), settings)

@@ -38,7 +38,7 @@ class EnrichedBatch:
 def enrich_batch(deduped: DedupedBatch, ner: NerSession, settings: EnrichSettings) -> EnrichedBatch:
     """Enrich only the new articles: duplicates cost no NER time."""
     articles = [group.representative for group in deduped.plan.new_groups]
-    enrichments = ner.enrich(articles) if articles else []
+    enrichments = ner.enrich(articles)  # also with none: the session counts batches
     return EnrichedBatch(deduped, {article.id: e for article, e in zip(articles, enrichments, strict=True)})
 
 

@@ -15,50 +15,37 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
 from typing import Any
-
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from newsetl.config.settings import ClusterSettings, EnrichSettings
 from newsetl.tasks.clean import normalized_blocks
-from newsetl.tasks.dates import DateResolver, clause_tense
-from newsetl.tasks.entities import (
-    NAME_GROUPS,
-    EntityKnowledge,
-    Mention,
-    canonical_entities,
-    load_knowledge,
-    mentions_in,
-)
+from newsetl.tasks.enrichment import ArticleReader, enrich_with_spans, enrichment_key, ner_texts
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
 from newsetl.tasks.ner_models import model_packages, ner_languages
 from newsetl.tasks.ner_worker import (
+    DraftFindings,
     FoundSpans,
     Pair,
     TextSpans,
+    enrich_drafts,
     find_entities,
     load_worker_models,
     start_local_worker,
 )
-from newsetl.tasks.pubdate import FILE_MTIME, publication_date
 from newsetl.tasks.records import (
     DUPLICATE,
     WRITTEN,
     CleanArticle,
-    DateMention,
     Enrichment,
     ExtractedArticle,
     ExtractedBatch,
     SourceState,
 )
-from newsetl.tasks.text import ner_form
 
 CHUNK_CHARS = 50_000  # characters sent to a worker at a time: about half a second of NER
 
@@ -187,6 +174,35 @@ class NerRunner:
             self._collect(future)
         return {pair: self._found[pair] for pair in pairs}
 
+    def send_drafts(self, drafts: Sequence[CleanArticle]) -> list[tuple[Future, list[CleanArticle]]]:
+        """Submit whole articles (language, NER and enrichment run on the worker), in chunks; the futures and chunks."""
+        sent = []
+        for chunk in _chunks(list(drafts), CHUNK_CHARS, self._ner_chars):
+            sent.append((self.executor.executor.submit(enrich_drafts, self.enrich, chunk), chunk))
+        return sent
+
+    def _ner_chars(self, draft: CleanArticle) -> int:
+        return len(draft.title) + min(len(draft.body), self.enrich.max_chars)
+
+    def submit_first(self, fn: Callable[..., Any], *args: Any) -> Future | None:
+        """Work this process waits on, run ahead of the chunks queued for later batches; None when the executor
+        cannot order its queue (a local pool: the caller does the work itself)."""
+        client = self.executor.client
+        if client is None:
+            return None
+        return client.submit(fn, *args, pure=False, priority=10)
+
+    def known(self, pairs: Iterable[Pair]) -> dict[Pair, TextSpans]:
+        """The spans found so far of these pairs."""
+        return {pair: self._found[pair] for pair in pairs if pair in self._found}
+
+    def remember(self, spans: Mapping[Pair, TextSpans], batch: int, worker: str) -> None:
+        """Spans a worker found along with a draft's enrichment: a cleaned article that differs reads them here."""
+        for pair, text_spans in spans.items():
+            self._found[pair] = text_spans
+            self._last_batch[pair] = max(self._last_batch.get(pair, batch), batch)
+        self.executor.workers_seen.add(worker)
+
     def forget_before(self, batch: int) -> None:
         """Drop the spans of pairs no batch from `batch` on asked for: memory follows the batch size, not the corpus."""
         for pair in [pair for pair, last in self._last_batch.items() if last < batch and pair not in self._pending]:
@@ -244,13 +260,13 @@ class NerRunner:
         self.close()
 
 
-def _chunks(pairs: list[Pair], chars: int = CHUNK_CHARS) -> Iterator[list[Pair]]:
-    """The pairs in consecutive chunks of about `chars` characters."""
-    chunk: list[Pair] = []
+def _chunks(items: list[Any], chars: int = CHUNK_CHARS, size_of: Callable[[Any], int] | None = None) -> Iterator[list]:
+    """The items in consecutive chunks of about `chars` characters (`size_of` an item; a pair's is its text's)."""
+    chunk: list[Any] = []
     size = 0
-    for pair in pairs:
-        chunk.append(pair)
-        size += len(pair[1])
+    for item in items:
+        chunk.append(item)
+        size += size_of(item) if size_of is not None else len(item[1])
         if size >= chars:
             yield chunk
             chunk, size = [], 0
@@ -258,132 +274,19 @@ def _chunks(pairs: list[Pair], chars: int = CHUNK_CHARS) -> Iterator[list[Pair]]
         yield chunk
 
 
-# --- what enrichment reads besides spans -------------------------------------------------------------------
-
-
-@dataclass
-class ArticleReader:
-    """What enrichment needs besides NER: languages with a model, language identification, dates, entity knowledge."""
-
-    language: str  # ISO 639-1: the first configured language, assumed when a text is too short to tell
-    language_identifier: LanguageIdentifier
-    date_resolver: DateResolver
-    languages: frozenset[str] = frozenset()  # languages with an installed model: their articles get NER
-    knowledge: EntityKnowledge = field(default_factory=EntityKnowledge, repr=False)
-
-    @classmethod
-    def for_models(cls, languages: Sequence[str], warm: bool = True) -> ArticleReader:
-        """The tools for models of these languages (the first is the default); `warm`: dateparser's first call now."""
-        dates = DateResolver().warmed_up() if warm else DateResolver()
-        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-        return cls(languages[0], identifier, dates, frozenset(languages), load_knowledge())
-
-
-# --- an article's enrichment from its spans --------------------------------------------
-
-
-def enrich_with_spans(
-    article: CleanArticle,
-    language: str,
-    spans: Mapping[str, TextSpans],
-    reader: ArticleReader,
-    max_chars: int,
-) -> Enrichment:
-    """An article's enrichment from the entity spans of its NER texts (see ner_texts)."""
-    published_at, published_at_source, precision = publication_date(article)
-    enrichment = Enrichment(
-        language, published_at=published_at, published_at_source=published_at_source, published_at_precision=precision
-    )
-    if language not in reader.languages:
-        # No model of its language: no entities, and no dates, which come from NER.
-        return replace(enrichment, ner_applied=False)
-    names: list[Mention] = []
-    texts: list[str] = []
-    date_spans: list[tuple[str, int, int]] = []
-    for text, offset in ner_texts(article, max_chars):
-        texts.append(text)
-        names += mentions_in(text, [span for span in spans[text] if span[0] in NAME_GROUPS])
-        date_spans += [
-            (text[start:end], offset + start, offset + end)
-            for label, start, end in spans[text]
-            if label == "DATE" and offset >= 0
-        ]
-    # Relative mentions count from the day the article states (its own calendar, not UTC's).
-    base = _relative_base(article.published_at if published_at_source != FILE_MTIME else None, published_at_source)
-    mentions = tuple(
-        DateMention(article.body[start:end], resolved[0], start, end, resolved[1])
-        for text, start, end in date_spans
-        if (resolved := reader.date_resolver.resolve_mention(text, base, clause_tense(article.body, start, end)))
-    )
-    return _with_entities(replace(enrichment, dates_mentioned=mentions), names, reader.knowledge, "\n".join(texts))
-
-
-def ner_texts(article: CleanArticle, max_chars: int) -> Iterator[tuple[str, int]]:
-    """(text, body offset) per title and paragraph, as NER reads them; the title's offset is -1.
-
-    Each paragraph is its own text, so no entity spans two; NER reads at most `max_chars` of a body.
-    """
-    return texts_for_ner(article.title, article.body, max_chars)
-
-
-def texts_for_ner(title: str, body: str, max_chars: int) -> Iterator[tuple[str, int]]:
-    """ner_texts of a title and body."""
-    if title.strip():
-        yield ner_form(title), -1
-    budget, offset = max_chars, 0
-    for paragraph in body.split("\n\n"):
-        if budget <= 0:
-            break
-        if paragraph.strip():
-            yield ner_form(paragraph[:budget]), offset
-            budget -= len(paragraph)
-        offset += len(paragraph) + 2
-
-
-def _with_entities(
-    enrichment: Enrichment, mentions: list[Mention], knowledge: EntityKnowledge, text: str
-) -> Enrichment:
-    """The enrichment with its entity lists filled from the article's mentions."""
-    entities = canonical_entities(mentions, knowledge, text)
-    groups: dict[str, list[str]] = defaultdict(list)
-    for entity in entities:
-        groups[NAME_GROUPS[entity.label]].append(entity.text)
-    return replace(
-        enrichment,
-        persons=tuple(groups["persons"]),
-        organizations=tuple(groups["organizations"]),
-        locations=tuple(groups["locations"]),
-        other_entities=tuple(groups["other_entities"]),
-        entities=entities,
-    )
-
-
-# --- publication day ---------------------------------------------------------------------
-
-
-def _relative_base(published_at: str | None, source: str | None) -> date | None:
-    """The day relative mentions count from: the publication day the article states, else none.
-
-    A file's mtime says when the file was copied, not when "yesterday" was, so relative
-    mentions stay unresolved for articles dated only by it.
-    """
-    if not published_at or source == FILE_MTIME:
-        return None
-    try:
-        return date.fromisoformat(published_at[:10])
-    except ValueError:
-        return None
-
-
 # --- a run's NER --------------------------------------------------------------------------
 
 
 class NerSession:
-    """A run's NER, batch by batch: language and dates here, entity spans through a NerRunner.
+    """A run's NER, batch by batch: each article's language, entities and dates.
 
-    When NER runs outside this process, `start` sends a batch's texts as soon as the batch is
-    extracted: its NER runs while the batch before it is cleaned, deduplicated and indexed here.
-    `enrich` then needs only what cleaning changed. Batches are numbered by the order of the calls.
+    When NER runs outside this process, `start` sends a batch's articles as extracted (drafts)
+    to the workers as soon as the batch is read: there they get their language, entity spans and
+    whole enrichment while this process cleans, deduplicates and indexes the batch before. `enrich`
+    then takes a worker's enrichment for each article that cleaning left as its draft (the same
+    functions on the same input) and works out here only the articles cleaning changed, from the
+    spans the workers found for their texts. Batches are numbered by the order of the calls: one
+    `start` and one `enrich` per batch.
     """
 
     def __init__(self, settings: EnrichSettings, cluster: ClusterSettings | None = None) -> None:
@@ -392,19 +295,22 @@ class NerSession:
         self._started = self._enriched = 0  # batches started and enriched so far
         self._files_sent: set[int] = set()  # sha256 (first 64 bits) of the files whose texts were sent
         self._languages: dict[tuple[str, str, str | None], tuple[str, int]] = {}  # sample -> (language, batch)
+        self._drafts: dict[Future, tuple[int, list[CleanArticle]]] = {}  # chunks of drafts out -> (batch, drafts)
+        self._made: dict[bytes, tuple[Enrichment, int]] = {}  # enrichment_key -> (a worker's enrichment, batch)
+        self.enriched = {"on_workers": 0, "here": 0}  # articles whose enrichment a worker made, or this process
 
     @functools.cached_property
     def reader(self) -> ArticleReader:
-        """Language identification, dates and entity knowledge: loaded when a batch first needs them
-        (an unchanged re-run, which enriches nothing, never pays for them)."""
+        """Language identification, dates and entity knowledge: loaded when this process first enriches an
+        article itself (an unchanged re-run, or a run whose workers did it all, never pays for them)."""
         return ArticleReader.for_models(list(model_packages(self.settings)))
 
     def start(self, extracted: ExtractedBatch, known: Mapping[str, SourceState]) -> int:
-        """Send the NER texts of a batch's articles ahead; how many texts went out.
+        """Send a batch's articles ahead to the workers, as drafts; how many went out.
 
         Articles of files read before with the same bytes (their articles are stored) and of
-        files already sent (copies) are left out, as are articles in no language NER has a model
-        for. Whatever cleaning keeps of the rest is among the texts sent.
+        files already sent (copies) are left out. Whatever cleaning keeps of the rest is among
+        the texts the workers read.
         """
         batch, self._started = self._started, self._started + 1
         if not self.ner.runs_ahead:
@@ -419,14 +325,61 @@ class NerSession:
             )
         ]
         self._files_sent.update(_short_hash(read.sha256) for read in extracted.read.values())
-        return self.ner.send((pair for article in articles for pair in self._pairs(_draft(article), batch)), batch)
+        drafts = [_draft(article) for article in articles]
+        for future, chunk in self.ner.send_drafts(drafts):
+            self._drafts[future] = (batch, chunk)
+        return len(drafts)
 
     def enrich(self, articles: Sequence[CleanArticle]) -> list[Enrichment]:
-        """Enrichment of each article, in order, from the spans sent ahead by `start` (the rest found now)."""
+        """Enrichment of each article, in order: a worker's when it made it for the same input, else made here."""
         batch, self._enriched = self._enriched, self._enriched + 1
+        # This batch's drafts and those before it are all back first: their spans serve the articles cleaning changed.
+        for future in [future for future, (started, _) in self._drafts.items() if started <= batch]:
+            self._collect_drafts(future)
+        keys = [enrichment_key(article) for article in articles]
+        made: dict[int, Enrichment] = {}
+        for index, key in enumerate(keys):
+            if key in self._made:
+                made[index] = self._made[key][0]
+                self._made[key] = (made[index], batch)
+        self.enriched["on_workers"] += len(made)
+        changed = [article for index, article in enumerate(articles) if index not in made]
+        made_now = iter(self._enrich_changed(changed, batch)) if changed else iter(())
+        enrichments = [made[index] if index in made else next(made_now) for index in range(len(articles))]
+        self.ner.forget_before(batch)
+        for key in [key for key, (_, last) in self._languages.items() if last < batch]:
+            del self._languages[key]
+        for key in [key for key, (_, last) in self._made.items() if last < batch]:
+            del self._made[key]
+        return enrichments
+
+    def _enrich_changed(self, articles: Sequence[CleanArticle], batch: int) -> list[Enrichment]:
+        """Enrichment of articles no worker made yet (cleaning changed them): on a worker ahead of its queue when
+        the executor can do that (with the languages and spans known so far), else here."""
+        future = None
+        if self.ner.runs_ahead:
+            languages = [self._languages.get(_language_key(article), (None, 0))[0] for article in articles]
+            wanted = [
+                (language, text)
+                for article, language in zip(articles, languages, strict=True)
+                if language in self.ner.languages
+                for text, _ in ner_texts(article, self.settings.max_chars)
+            ]
+            known = self.ner.known(wanted)
+            future = self.ner.submit_first(enrich_drafts, self.settings, list(articles), languages, known)
+        if future is None:
+            self.enriched["here"] += len(articles)
+            return self._enrich_here(articles, batch)
+        self._drafts[future] = (batch, list(articles))
+        self._collect_drafts(future)
+        self.enriched["on_workers"] += len(articles)
+        return [self._made[enrichment_key(article)][0] for article in articles]
+
+    def _enrich_here(self, articles: Sequence[CleanArticle], batch: int) -> list[Enrichment]:
+        """Enrichment of articles no worker made: language here, spans found or sent now."""
         pairs = [list(self._pairs(article, batch)) for article in articles]
         found = self.ner.spans([pair for article_pairs in pairs for pair in article_pairs], batch)
-        enrichments = [
+        return [
             enrich_with_spans(
                 article,
                 self._language(article, batch),
@@ -436,10 +389,18 @@ class NerSession:
             )
             for article, article_pairs in zip(articles, pairs, strict=True)
         ]
-        self.ner.forget_before(batch)
-        for key in [key for key, (_, last) in self._languages.items() if last < batch]:
-            del self._languages[key]
-        return enrichments
+
+    def _collect_drafts(self, future: Future) -> None:
+        """A chunk of drafts back from a worker: its enrichments, languages and spans kept for `enrich`."""
+        findings: DraftFindings = self.ner.result(future)
+        batch, drafts = self._drafts.pop(future)
+        for draft, key, language, spans, enrichment in zip(
+            drafts, findings.keys, findings.languages, findings.spans, findings.enrichments, strict=True
+        ):
+            self._made[key] = (enrichment, batch)
+            self._languages[_language_key(draft)] = (language, batch)
+            pairs = {(language, text): text_spans for text, text_spans in spans.items()}
+            self.ner.remember(pairs, batch, findings.worker)
 
     def _pairs(self, article: CleanArticle, batch: int) -> Iterator[Pair]:
         """(language, text) of each text NER reads of the article; none when no model reads its language."""
@@ -449,10 +410,17 @@ class NerSession:
 
     def _language(self, article: CleanArticle, batch: int) -> str:
         """detect_language, once per text (an article's draft and its cleaned form are often the same)."""
-        key = (article.title, article.body[:LANGUAGE_SAMPLE_CHARS], article.language)
+        key = _language_key(article)
         language, last = self._languages.get(key) or (detect_language(article, self.reader), batch)
         self._languages[key] = (language, max(last, batch))
         return language
+
+    def describe(self) -> dict[str, Any]:
+        """The runner's description (executor, workers), and where articles were enriched when workers could."""
+        described = self.ner.describe()
+        if self.ner.runs_ahead:
+            described["articles_enriched"] = dict(self.enriched)
+        return described
 
     def close(self) -> None:
         self.ner.close()
@@ -462,6 +430,11 @@ class NerSession:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def _language_key(article: CleanArticle) -> tuple[str, str, str | None]:
+    """What detect_language reads of an article."""
+    return (article.title, article.body[:LANGUAGE_SAMPLE_CHARS], article.language)
 
 
 def load_ner_model(settings: EnrichSettings) -> NerSession:
@@ -495,5 +468,7 @@ def _draft(article: ExtractedArticle) -> CleanArticle:
         body="\n\n".join(blocks),
         source=article.source,
         group=article.group,
+        published_at=article.published_at,
+        published_at_source=article.published_at_source,
         language=article.language,
     )

@@ -12,7 +12,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from newsetl.config.settings import ClusterSettings, EnrichSettings
 from newsetl.tasks.errors import NewsetlError
-from newsetl.tasks.ner_worker import load_worker_models
+from newsetl.tasks.ner_worker import load_article_reader, load_worker_models
 
 
 class ClusterUnavailable(NewsetlError):
@@ -20,7 +20,9 @@ class ClusterUnavailable(NewsetlError):
 
 
 class LoadNerModels(WorkerPlugin):
-    """Loads the NER models once in each worker process, including workers that join (or restart) later."""
+    """Loads the NER models, and the language, date and entity tools, once in each worker process.
+
+    Workers that join (or restart) later load them too."""
 
     idempotent = False  # registered again by each run: its settings may differ
 
@@ -31,6 +33,7 @@ class LoadNerModels(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         load_worker_models(self.settings)
+        load_article_reader(self.settings)
 
 
 def connect(cluster: ClusterSettings, enrich: EnrichSettings) -> tuple[Client, Executor]:

@@ -1,4 +1,8 @@
-"""What an NER worker process runs: the models, loaded once per process, and chunks of (language, text) pairs.
+"""What an NER worker process runs: the models, loaded once per process, and chunks of work.
+
+Two kinds of chunk: (language, text) pairs, answered with entity spans; and articles as
+extracted (drafts), answered with each one's language, spans and whole enrichment, so that the
+driver has nothing left to do for an article that cleaning does not change.
 
 The same functions run in a spawned local worker (ProcessPoolExecutor), on a Dask worker, and in
 the driver when NER runs there. Free of Prefect and of Dask: a spawned worker imports only what
@@ -17,8 +21,11 @@ from typing import Any
 
 from newsetl.children import die_with_parent
 from newsetl.config.settings import EnrichSettings
+from newsetl.tasks.enrichment import ArticleReader, enrich_with_spans, enrichment_key, ner_texts
 from newsetl.tasks.entities import ENTITY_LABELS
-from newsetl.tasks.ner_models import TextSpans, language_entity_spans, load_models
+from newsetl.tasks.language import detect_language
+from newsetl.tasks.ner_models import TextSpans, language_entity_spans, load_models, model_packages
+from newsetl.tasks.records import CleanArticle, Enrichment
 
 # (language, text): the unit of work; a chunk is a list of them.
 Pair = tuple[str, str]
@@ -27,6 +34,7 @@ Pair = tuple[str, str]
 # Per process: the models of each settings seen (a Dask worker may serve runs with other settings),
 # and what this process did, for `worker_report`.
 _MODELS: dict[str, Mapping[str, Any]] = {}  # keyed by repr(settings): their models mapping is a dict
+_READERS: dict[tuple[str, ...], ArticleReader] = {}  # keyed by the languages with a model
 _DONE = {"chunks": 0, "texts": 0}
 
 
@@ -41,10 +49,19 @@ def load_worker_models(settings: EnrichSettings) -> Mapping[str, Any]:
     return _MODELS[key]
 
 
+def load_article_reader(settings: EnrichSettings) -> ArticleReader:
+    """Language identification, dates and entity knowledge in this process, loaded on first call."""
+    languages = tuple(model_packages(settings))
+    if languages not in _READERS:
+        _READERS[languages] = ArticleReader.for_models(list(languages))
+    return _READERS[languages]
+
+
 def start_local_worker(settings: EnrichSettings) -> None:
     """A local pool worker's start: it dies with the run (a killed run leaves no worker), then loads the models."""
     die_with_parent(multiprocessing.parent_process().pid)
     load_worker_models(settings)
+    load_article_reader(settings)
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,51 @@ def find_entities(settings: EnrichSettings, pairs: Sequence[Pair]) -> FoundSpans
     _DONE["chunks"] += 1
     _DONE["texts"] += len(pairs)
     return FoundSpans(worker_name(), spans)
+
+
+@dataclass(frozen=True)
+class DraftFindings:
+    """A chunk of drafts' result, per draft in order: its key, language, spans per NER text, and enrichment."""
+
+    worker: str  # host:pid
+    keys: list[bytes]  # enrichment_key of each draft
+    languages: list[str]
+    spans: list[dict[str, TextSpans]]  # NER text -> its spans (empty when no model reads the language)
+    enrichments: list[Enrichment]
+
+
+def enrich_drafts(
+    settings: EnrichSettings,
+    drafts: Sequence[CleanArticle],
+    languages: Sequence[str | None] | None = None,
+    known: Mapping[Pair, TextSpans] | None = None,
+) -> DraftFindings:
+    """Language, entity spans and enrichment of each article, as the driver would make them (same functions).
+
+    `languages` (None where unknown) and the `known` spans of some texts spare detecting and reading them again.
+    """
+    reader = load_article_reader(settings)
+    known = known or {}
+    given = languages or [None] * len(drafts)
+    languages = [language or detect_language(draft, reader) for draft, language in zip(drafts, given, strict=True)]
+    texts = [
+        [text for text, _ in ner_texts(draft, settings.max_chars)] if language in reader.languages else []
+        for draft, language in zip(drafts, languages, strict=True)
+    ]
+    every = dict.fromkeys(
+        (language, text) for language, draft_texts in zip(languages, texts, strict=True) for text in draft_texts
+    )
+    pairs = [pair for pair in every if pair not in known]
+    found = {**known, **dict(zip(pairs, find_entities(settings, pairs).spans, strict=True))} if pairs else dict(known)
+    spans = [
+        {text: found[(language, text)] for text in draft_texts}
+        for language, draft_texts in zip(languages, texts, strict=True)
+    ]
+    enrichments = [
+        enrich_with_spans(draft, language, draft_spans, reader, settings.max_chars)
+        for draft, language, draft_spans in zip(drafts, languages, spans, strict=True)
+    ]
+    return DraftFindings(worker_name(), [enrichment_key(draft) for draft in drafts], languages, spans, enrichments)
 
 
 def worker_name() -> str:

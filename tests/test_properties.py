@@ -54,7 +54,7 @@ def run_steps(roots: list[str], settings, ner):
     from newsetl.tasks.clean import RunStore, clean_batch_task, learn_run_boilerplate_task
     from newsetl.tasks.discover import discover_task
     from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
-    from newsetl.tasks.extract import extract_batch_task
+    from newsetl.tasks.extract import extract_batch, extract_batch_task
     from newsetl.tasks.index import index_batch_task, record_quarantine_task, remove_deleted_task
     from newsetl.tasks.reconcile import dedupe_batch_task
     from newsetl.tasks.records import RunSummary
@@ -67,7 +67,9 @@ def run_steps(roots: list[str], settings, ner):
     record_quarantine_task.fn(found.quarantined, plan.known, memory, summary)
     store = RunStore(memory, [source.path for source in plan.to_read], plan.known)
     size = settings.flow.batch_size
-    boilerplate = learn_run_boilerplate_task.fn(plan.to_read, size, settings.extract, settings.clean, summary)
+    starts = range(0, len(plan.to_read), size)
+    batches = (extract_batch(plan.to_read[start : start + size], settings.extract) for start in starts)
+    boilerplate = learn_run_boilerplate_task.fn(batches, settings.clean, summary)
     for start in range(0, len(plan.to_read), size):
         extracted = extract_batch_task.fn(plan.to_read[start : start + size], settings.extract, summary)
         start_ner_task.fn(extracted, plan.known, ner, summary)
