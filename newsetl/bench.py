@@ -618,20 +618,24 @@ def _dask_run(
     """The corpus ingested into another alias with NER on Dask: at `address`, else on a local cluster started here.
 
     The workers are up with their models loaded before the clock starts, as a standing cluster's
-    are; the driver (this process) keeps extraction, cleaning, deduplication and the index writes.
+    are. They make each article's enrichment (language, NER, entity and date clean-up) and, when
+    they see the corpus at its path (a cluster started here; else `[cluster] shared_paths`), read
+    and extract it; the driver (this process) keeps cleaning, deduplication and the index writes.
     """
     from newsetl import cluster
     from newsetl.tasks.ner_dask import connect
 
     home = tempfile.mkdtemp(prefix="newsetl-bench-cluster-")
     local = replace(settings.cluster, home=home, workers=enrich.processes, scheduler_port=0)
+    # Workers of a cluster started here see the corpus at its path: they read and extract it too.
+    shared_paths = settings.cluster.shared_paths or not address
     if not address:
         address = cluster.start(local).address
     dask_es = replace(es, index=f"{es.index}-dask")
     try:
         client, _ = connect(replace(settings.cluster, address=address, connect_timeout=120.0), enrich)
         client.close()
-        with ingest_environment(dask_es, enrich, address):
+        with ingest_environment(dask_es, enrich, address, shared_paths):
             run, memory, cpu = _measured_ingest(corpus.root, batch_size, elasticsearch_pid)
     finally:
         delete_alias(dask_es)
@@ -643,6 +647,8 @@ def _dask_run(
         "dask_seconds": run["seconds"],
         "dask_articles_per_s": round(corpus.files / run["seconds"], 2),
         "dask_workers": run["ner"]["workers"],
+        "dask_shared_paths": shared_paths,
+        "dask_articles_enriched": run["ner"].get("articles_enriched", {}),
         # Everything the driver keeps (discovery, extraction, cleaning, deduplication, the index
         # writes, Prefect's bookkeeping, the Dask client), in CPU seconds of this process: waiting costs none.
         "driver_ms_per_article": round(1000 * cpu.as_dict()["main"] / corpus.files, 2),
@@ -696,13 +702,16 @@ def corpus_texts(corpus: BenchCorpus, max_chars: int) -> list[str]:
 
 
 @contextmanager
-def ingest_environment(es: ElasticsearchSettings, enrich: EnrichSettings, dask_address: str = "") -> Iterator[None]:
+def ingest_environment(
+    es: ElasticsearchSettings, enrich: EnrichSettings, dask_address: str = "", shared_paths: bool = False
+) -> Iterator[None]:
     """The ingest flow reads its settings as `newsetl run` does: the bench's alias and workers by environment."""
     values = {
         "NEWSETL_ES_URL": es.url,
         "NEWSETL_INDEX": es.index,
         "NEWSETL_ENRICH_PROCESSES": str(enrich.processes),
         "NEWSETL_DASK_ADDRESS": dask_address,
+        "NEWSETL_CLUSTER_SHARED_PATHS": "true" if shared_paths else "false",
     }
     previous = {name: os.environ.get(name) for name in values}
     os.environ.update(values)

@@ -113,7 +113,8 @@ def test_a_run_on_two_dask_workers_leaves_the_index_a_local_run_leaves_and_they_
     assert documents(es_settings, es_settings.es.index) == local_run
     enriched = summary["ner"].pop("articles_enriched")
     assert summary["ner"] == {"executor": "dask", "workers": 2, "address": dask_cluster.address}
-    assert enriched["on_workers"] > 0  # whole enrichments made on the workers, not only spans
+    # Whole enrichments made on the workers, not only spans: also of articles cleaning changed (asked first).
+    assert enriched["on_workers"] > 0 and enriched["here"] == 0
     assert len(after) == 2
     for worker, report in after.items():
         assert report["texts"] > before.get(worker, {}).get("texts", 0)

@@ -382,4 +382,8 @@ def test_ner_started_before_cleaning_gives_the_same_enrichments_and_copies_go_ou
         assert ner.start(first, {}) > 0
         assert ner.start(second, {}) == 0  # the same bytes as a file already queued
         articles = list(clean_batch(first, MemoryStore(), defaults.clean).articles)
-        assert ner.enrich(articles) == enrich_articles(articles, model, settings)
+        # One article as cleaning might leave it: a paragraph of the draft gone. No worker made its enrichment.
+        shortened = replace(articles[0], body="\n\n".join(articles[0].paragraphs[1:]))
+        assert ner.enrich([*articles, shortened]) == enrich_articles([*articles, shortened], model, settings)
+        # The pool's workers made the enrichments of the articles cleaning left as drafted; the driver the other.
+        assert ner.enriched == {"on_workers": len(articles), "here": 1}
