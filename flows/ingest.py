@@ -15,14 +15,14 @@ from prefect.utilities.annotations import quote
 
 from newsetl.config.settings import Settings, load_settings, validate
 from newsetl.flows.report import RunProgress, publish_summary
-from newsetl.tasks.clean import RunStore, clean_batch_task, learn_run_boilerplate_task
+from newsetl.tasks.clean import RunBoilerplate, RunStore, clean_batch_task, learn_run_boilerplate_task
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
 from newsetl.tasks.extract import extract_batch, extract_batch_task
 from newsetl.tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
 from newsetl.tasks.ner import NerSession
 from newsetl.tasks.reconcile import dedupe_batch_task
-from newsetl.tasks.records import ExtractedBatch, RunSummary
+from newsetl.tasks.records import CleanedBatch, ExtractedBatch, RunSummary
 from newsetl.tasks.source_state import ChangePlan, plan_run_task
 from newsetl.tasks.store import ArticleStore, MemoryStore, write_process_output_task
 
@@ -93,12 +93,11 @@ def run_pipeline(
             quote(read_to_learn(plan, settings, ner)), settings.clean, summary,
             lambda files: progress.advance("learned", files),
         )  # fmt: skip
-        for extracted in extracted_ahead(plan, settings, ner, summary, progress):
-            cleaned = clean_batch_task(quote(extracted), store, settings.clean, summary, quote(boilerplate))
+        for cleaned in cleaned_ahead(plan, settings, _Cleaning(store, boilerplate), ner, summary, progress):
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
-            progress.advance("indexed", len(extracted.files))
+            progress.advance("indexed", len(cleaned.files))
         summary.ner = ner.describe()
     remove_deleted_task(quote(plan.deleted), store, settings, summary)
     summary.seconds = round(time.monotonic() - started, 3)
@@ -129,21 +128,37 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
 
 @dataclass
 class _ReadAhead:
-    """A batch read ahead: its extraction (done here, or a future on the workers) and whether its NER started."""
+    """A batch read ahead: its extraction (here, or a future on the workers), then its cleaning, NER started."""
 
-    extraction: ExtractedBatch | Future
-    ner_started: bool = False
+    extraction: ExtractedBatch | Future | None  # None once cleaned: the cleaned batch holds the text
+    cleaned: CleanedBatch | None = None
 
 
-def extracted_ahead(
-    plan: ChangePlan, settings: Settings, ner: NerSession, summary: RunSummary, progress: RunProgress
-) -> Iterator[ExtractedBatch]:
-    """The batches to read, extracted; each handed on once NER of the next `batches_ahead` ones started.
+@dataclass(frozen=True)
+class _Cleaning:
+    """What cleaning a batch takes besides the batch: the run's store and boilerplate knowledge."""
 
-    So the NER workers hold the next batches while this process cleans, deduplicates and indexes
-    the one before them, and this process holds no more than that many batches ahead (memory).
-    Cleaning and deduplication still see every earlier batch in the index. When the workers see
-    the same paths, they read and extract too: one batch more is being extracted there meanwhile.
+    store: RunStore
+    boilerplate: RunBoilerplate
+
+
+def cleaned_ahead(
+    plan: ChangePlan,
+    settings: Settings,
+    cleaning: _Cleaning,
+    ner: NerSession,
+    summary: RunSummary,
+    progress: RunProgress,
+) -> Iterator[CleanedBatch]:
+    """The batches to read, extracted and cleaned; each handed on once NER of the next `batches_ahead` ones started.
+
+    So the NER workers hold the next batches while this process deduplicates and indexes the one
+    before them, and this process holds no more than that many batches ahead (memory). A batch is
+    cleaned as soon as it is read: cleaning depends on the run's boilerplate knowledge and earlier
+    runs' counts only (RunStore), not on the batches indexed before it, so NER reads exactly the
+    articles that are enriched. Deduplication still sees every earlier batch in the index. When
+    the workers see the same paths, they read and extract too: one batch more is being extracted
+    there meanwhile.
     """
     on_workers = settings.cluster.shared_paths and ner.ner.runs_ahead
     ahead = max(0, settings.cluster.batches_ahead)
@@ -155,26 +170,37 @@ def extracted_ahead(
         else:
             window.append(_ReadAhead(extract_batch_task(quote(files), settings.extract, summary)))
         if len(window) > ahead + on_workers:
-            yield _next_batch(window, ahead, plan, ner, summary, progress)
+            yield _next_batch(window, ahead, plan, settings, cleaning, ner, summary, progress)
     while window:
-        yield _next_batch(window, ahead, plan, ner, summary, progress)
+        yield _next_batch(window, ahead, plan, settings, cleaning, ner, summary, progress)
 
 
 def _next_batch(
-    window: deque[_ReadAhead], ahead: int, plan: ChangePlan, ner: NerSession, summary: RunSummary, progress: RunProgress
-) -> ExtractedBatch:
-    """The window's first batch, once its NER and that of the `ahead` batches after it started."""
+    window: deque[_ReadAhead],
+    ahead: int,
+    plan: ChangePlan,
+    settings: Settings,
+    cleaning: _Cleaning,
+    ner: NerSession,
+    summary: RunSummary,
+    progress: RunProgress,
+) -> CleanedBatch:
+    """The window's first batch, once it and the `ahead` batches after it are cleaned and their NER started."""
     for slot in list(window)[: ahead + 1]:
-        if not slot.ner_started:
-            if isinstance(slot.extraction, Future):
+        if slot.cleaned is None:
+            extracted = slot.extraction
+            if isinstance(extracted, Future):
                 with summary.timed("extract"):
-                    slot.extraction = ner.ner.result(slot.extraction)
-            start_ner_task(quote(slot.extraction), quote(plan.known), ner, summary)
-            slot.ner_started = True
-            progress.advance("read", len(slot.extraction.files))
-    extracted = window.popleft().extraction
-    assert isinstance(extracted, ExtractedBatch)
-    return extracted
+                    extracted = ner.ner.result(extracted)
+            slot.cleaned = clean_batch_task(
+                quote(extracted), cleaning.store, settings.clean, summary, quote(cleaning.boilerplate)
+            )
+            slot.extraction = None
+            start_ner_task(quote(slot.cleaned), quote(plan.known), ner, summary)
+            progress.advance("read", len(slot.cleaned.files))
+    cleaned = window.popleft().cleaned
+    assert cleaned is not None
+    return cleaned
 
 
 def run_settings(

@@ -77,7 +77,7 @@ def summary_markdown(summary: RunSummary) -> str:
         if enriched := summary.ner.get("articles_enriched"):
             lines.append(
                 f"Articles enriched by the workers: {enriched['on_workers']}; "
-                f"by this process (cleaning changed them after NER started): {enriched['here']}"
+                f"by this process: {enriched['here']}"
             )
     lines += ["", "| stage | seconds |", "| --- | ---: |"]
     lines += [f"| {stage} | {seconds:.2f} |" for stage, seconds in summary.stage_seconds.items()]

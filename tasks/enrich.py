@@ -14,16 +14,16 @@ from prefect.cache_policies import NONE
 from newsetl.config.settings import EnrichSettings
 from newsetl.tasks.ner import NerSession
 from newsetl.tasks.reconcile import DedupedBatch
-from newsetl.tasks.records import Enrichment, ExtractedBatch, RunSummary, SourceState
+from newsetl.tasks.records import CleanedBatch, Enrichment, RunSummary, SourceState
 
 
 @task(name="start-ner", cache_policy=NONE)
 def start_ner_task(
-    extracted: ExtractedBatch, known: Mapping[str, SourceState], ner: NerSession, summary: RunSummary
+    cleaned: CleanedBatch, known: Mapping[str, SourceState], ner: NerSession, summary: RunSummary
 ) -> int:
-    """Start NER of a batch's texts in the worker processes, before the batch is cleaned."""
+    """Start the enrichment of a batch's articles on the workers, before the batches ahead of it are indexed."""
     with summary.timed("enrich"):
-        queued = ner.start(extracted, known)
+        queued = ner.start(cleaned, known)
     return queued
 
 

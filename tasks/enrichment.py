@@ -148,8 +148,8 @@ def _relative_base(published_at: str | None, source: str | None) -> date | None:
 def enrichment_key(article: CleanArticle) -> bytes:
     """A digest of everything enrich_with_spans and detect_language read of an article.
 
-    Two articles with the same key get the same enrichment: an article whose cleaning changed
-    nothing reuses the enrichment a worker made of its draft.
+    Two articles with the same key get the same enrichment: the driver takes the one a worker
+    made of the article it sent, unless deduplication changed the article since.
     """
     fields = (
         article.title,

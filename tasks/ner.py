@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,32 +23,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from newsetl.config.settings import ClusterSettings, EnrichSettings
-from newsetl.tasks.clean import normalized_blocks
 from newsetl.tasks.enrichment import ArticleReader, enrich_with_spans, enrichment_key, ner_texts
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.language import LANGUAGE_SAMPLE_CHARS, detect_language
 from newsetl.tasks.ner_models import model_packages, ner_languages
 from newsetl.tasks.ner_worker import (
-    DraftFindings,
+    ArticleFindings,
     FoundSpans,
     Pair,
     TextSpans,
-    enrich_drafts,
     find_entities,
     load_worker_models,
     start_local_worker,
+    worker_enrichments,
 )
 from newsetl.tasks.records import (
     DUPLICATE,
     WRITTEN,
     CleanArticle,
+    CleanedBatch,
     Enrichment,
-    ExtractedArticle,
-    ExtractedBatch,
     SourceState,
 )
 
 CHUNK_CHARS = 50_000  # characters sent to a worker at a time: about half a second of NER
+WORKER_CHECK_SECONDS = 2.0  # how often a wait on the cluster checks that it still has workers
 
 LOCAL, PROCESSES, DASK = "local", "processes", "dask"
 
@@ -174,15 +174,15 @@ class NerRunner:
             self._collect(future)
         return {pair: self._found[pair] for pair in pairs}
 
-    def send_drafts(self, drafts: Sequence[CleanArticle]) -> list[tuple[Future, list[CleanArticle]]]:
+    def send_articles(self, articles: Sequence[CleanArticle]) -> list[tuple[Future, list[CleanArticle]]]:
         """Submit whole articles (language, NER and enrichment run on the worker), in chunks; the futures and chunks."""
         sent = []
-        for chunk in _chunks(list(drafts), CHUNK_CHARS, self._ner_chars):
-            sent.append((self.executor.executor.submit(enrich_drafts, self.enrich, chunk), chunk))
+        for chunk in _chunks(list(articles), CHUNK_CHARS, self._ner_chars):
+            sent.append((self.executor.executor.submit(worker_enrichments, self.enrich, chunk), chunk))
         return sent
 
-    def _ner_chars(self, draft: CleanArticle) -> int:
-        return len(draft.title) + min(len(draft.body), self.enrich.max_chars)
+    def _ner_chars(self, article: CleanArticle) -> int:
+        return len(article.title) + min(len(article.body), self.enrich.max_chars)
 
     def submit_first(self, fn: Callable[..., Any], *args: Any) -> Future | None:
         """Work this process waits on, run ahead of the chunks queued for later batches; None when the executor
@@ -197,7 +197,7 @@ class NerRunner:
         return {pair: self._found[pair] for pair in pairs if pair in self._found}
 
     def remember(self, spans: Mapping[Pair, TextSpans], batch: int, worker: str) -> None:
-        """Spans a worker found along with a draft's enrichment: a cleaned article that differs reads them here."""
+        """Spans a worker found along with an article's enrichment: an article deduplication changed reads them here."""
         for pair, text_spans in spans.items():
             self._found[pair] = text_spans
             self._last_batch[pair] = max(self._last_batch.get(pair, batch), batch)
@@ -214,8 +214,10 @@ class NerRunner:
         return self.executor.executor.submit(fn, *args)
 
     def result(self, future: Future) -> Any:
-        """A future's result; a lost worker or scheduler as one-line errors."""
+        """A future's result; a lost worker or scheduler, or a cluster left without workers, as one-line errors."""
         try:
+            if self._executor is not None and self._executor.client is not None:
+                return self._cluster_result(future)
             return future.result()
         except BrokenProcessPool:
             raise EnrichmentWorkerError(
@@ -230,6 +232,34 @@ class NerRunner:
             raise
         except Exception as error:  # noqa: BLE001 - whatever failed in a worker ends the run as one line
             raise EnrichmentWorkerError(f"NER worker failed: {type(error).__name__}: {error}") from None
+
+    def _cluster_result(self, future: Future) -> Any:
+        """A Dask future's result, watching that the cluster still has a worker to run it.
+
+        Dask waits for a worker as long as it takes (a worker that dies is restarted by its nanny,
+        or another joins); a cluster left with none for `connect_timeout` seconds ends the run.
+        """
+        from newsetl.tasks.ner_dask import ClusterUnavailable
+
+        assert self._executor is not None
+        without_workers_since: float | None = None
+        while True:
+            try:
+                return future.result(timeout=WORKER_CHECK_SECONDS)
+            except TimeoutError:
+                pass
+            try:
+                workers = self._executor.workers_now()
+            except (OSError, TimeoutError):
+                workers = 0
+            if workers:
+                without_workers_since = None
+                continue
+            without_workers_since = without_workers_since or time.monotonic()
+            if time.monotonic() - without_workers_since >= self.cluster.connect_timeout:
+                raise ClusterUnavailable(
+                    f"Dask scheduler at {self.cluster.address}: no worker left for {self.cluster.connect_timeout:g} s"
+                )
 
     def _collect(self, future: Future) -> None:
         found: FoundSpans = self.result(future)
@@ -280,12 +310,12 @@ def _chunks(items: list[Any], chars: int = CHUNK_CHARS, size_of: Callable[[Any],
 class NerSession:
     """A run's NER, batch by batch: each article's language, entities and dates.
 
-    When NER runs outside this process, `start` sends a batch's articles as extracted (drafts)
-    to the workers as soon as the batch is read: there they get their language, entity spans and
-    whole enrichment while this process cleans, deduplicates and indexes the batch before. `enrich`
-    then takes a worker's enrichment for each article that cleaning left as its draft (the same
-    functions on the same input) and works out here only the articles cleaning changed, from the
-    spans the workers found for their texts. Batches are numbered by the order of the calls: one
+    When NER runs outside this process, `start` sends a batch's articles to the workers as soon
+    as the batch is cleaned: there they get their language, entity spans and whole enrichment
+    while this process deduplicates and indexes the batches before. `enrich` then takes the
+    workers' enrichment of each article; one it has none for (an article deduplication changed)
+    is asked of a worker ahead of its queue (Dask), or made here (a local pool, or NER in this
+    process), from the spans found so far. Batches are numbered by the order of the calls: one
     `start` and one `enrich` per batch.
     """
 
@@ -295,47 +325,45 @@ class NerSession:
         self._started = self._enriched = 0  # batches started and enriched so far
         self._files_sent: set[int] = set()  # sha256 (first 64 bits) of the files whose texts were sent
         self._languages: dict[tuple[str, str, str | None], tuple[str, int]] = {}  # sample -> (language, batch)
-        self._drafts: dict[Future, tuple[int, list[CleanArticle]]] = {}  # chunks of drafts out -> (batch, drafts)
+        self._sent: dict[Future, tuple[int, list[CleanArticle]]] = {}  # chunks out -> (batch, their articles)
         self._made: dict[bytes, tuple[Enrichment, int]] = {}  # enrichment_key -> (a worker's enrichment, batch)
         self.enriched = {"on_workers": 0, "here": 0}  # articles whose enrichment a worker made, or this process
 
     @functools.cached_property
     def reader(self) -> ArticleReader:
         """Language identification, dates and entity knowledge: loaded when this process first enriches an
-        article itself (an unchanged re-run, or a run whose workers did it all, never pays for them)."""
+        article itself (an unchanged re-run, or a run whose workers do it all, never pays for them)."""
         return ArticleReader.for_models(list(model_packages(self.settings)))
 
-    def start(self, extracted: ExtractedBatch, known: Mapping[str, SourceState]) -> int:
-        """Send a batch's articles ahead to the workers, as drafts; how many went out.
+    def start(self, cleaned: CleanedBatch, known: Mapping[str, SourceState]) -> int:
+        """Send a batch's articles ahead to the workers; how many went out.
 
         Articles of files read before with the same bytes (their articles are stored) and of
-        files already sent (copies) are left out. Whatever cleaning keeps of the rest is among
-        the texts the workers read.
+        files already sent (copies) are left out: deduplication will not ask for them.
         """
         batch, self._started = self._started, self._started + 1
         if not self.ner.runs_ahead:
             return 0
         articles = [
             article
-            for article in extracted.articles
-            if (read := extracted.read.get(article.source.path)) is None
+            for article in cleaned.articles
+            if (read := cleaned.read.get(article.source.path)) is None
             or not (
                 _short_hash(read.sha256) in self._files_sent
                 or _stored_before(known.get(read.source.path), read.sha256)
             )
         ]
-        self._files_sent.update(_short_hash(read.sha256) for read in extracted.read.values())
-        drafts = [_draft(article) for article in articles]
-        for future, chunk in self.ner.send_drafts(drafts):
-            self._drafts[future] = (batch, chunk)
-        return len(drafts)
+        self._files_sent.update(_short_hash(read.sha256) for read in cleaned.read.values())
+        for future, chunk in self.ner.send_articles(articles):
+            self._sent[future] = (batch, chunk)
+        return len(articles)
 
     def enrich(self, articles: Sequence[CleanArticle]) -> list[Enrichment]:
         """Enrichment of each article, in order: a worker's when it made it for the same input, else made here."""
         batch, self._enriched = self._enriched, self._enriched + 1
-        # This batch's drafts and those before it are all back first: their spans serve the articles cleaning changed.
-        for future in [future for future, (started, _) in self._drafts.items() if started <= batch]:
-            self._collect_drafts(future)
+        # This batch's chunks and those before it are all back first: their spans serve any article changed since.
+        for future in [future for future, (started, _) in self._sent.items() if started <= batch]:
+            self._collect_sent(future)
         keys = [enrichment_key(article) for article in articles]
         made: dict[int, Enrichment] = {}
         for index, key in enumerate(keys):
@@ -354,7 +382,7 @@ class NerSession:
         return enrichments
 
     def _enrich_changed(self, articles: Sequence[CleanArticle], batch: int) -> list[Enrichment]:
-        """Enrichment of articles no worker made yet (cleaning changed them): on a worker ahead of its queue when
+        """Enrichment of articles no worker made yet (deduplication changed them): on a worker ahead of its queue when
         the executor can do that (with the languages and spans known so far), else here."""
         future = None
         if self.ner.runs_ahead:
@@ -366,12 +394,12 @@ class NerSession:
                 for text, _ in ner_texts(article, self.settings.max_chars)
             ]
             known = self.ner.known(wanted)
-            future = self.ner.submit_first(enrich_drafts, self.settings, list(articles), languages, known)
+            future = self.ner.submit_first(worker_enrichments, self.settings, list(articles), languages, known)
         if future is None:
             self.enriched["here"] += len(articles)
             return self._enrich_here(articles, batch)
-        self._drafts[future] = (batch, list(articles))
-        self._collect_drafts(future)
+        self._sent[future] = (batch, list(articles))
+        self._collect_sent(future)
         self.enriched["on_workers"] += len(articles)
         return [self._made[enrichment_key(article)][0] for article in articles]
 
@@ -390,15 +418,15 @@ class NerSession:
             for article, article_pairs in zip(articles, pairs, strict=True)
         ]
 
-    def _collect_drafts(self, future: Future) -> None:
-        """A chunk of drafts back from a worker: its enrichments, languages and spans kept for `enrich`."""
-        findings: DraftFindings = self.ner.result(future)
-        batch, drafts = self._drafts.pop(future)
-        for draft, key, language, spans, enrichment in zip(
-            drafts, findings.keys, findings.languages, findings.spans, findings.enrichments, strict=True
+    def _collect_sent(self, future: Future) -> None:
+        """A chunk back from a worker: its enrichments, languages and spans kept for `enrich`."""
+        findings: ArticleFindings = self.ner.result(future)
+        batch, articles = self._sent.pop(future)
+        for article, key, language, spans, enrichment in zip(
+            articles, findings.keys, findings.languages, findings.spans, findings.enrichments, strict=True
         ):
             self._made[key] = (enrichment, batch)
-            self._languages[_language_key(draft)] = (language, batch)
+            self._languages[_language_key(article)] = (language, batch)
             pairs = {(language, text): text_spans for text, text_spans in spans.items()}
             self.ner.remember(pairs, batch, findings.worker)
 
@@ -409,7 +437,7 @@ class NerSession:
             yield from ((language, text) for text, _ in ner_texts(article, self.settings.max_chars))
 
     def _language(self, article: CleanArticle, batch: int) -> str:
-        """detect_language, once per text (an article's draft and its cleaned form are often the same)."""
+        """detect_language, once per text (copies of an article in later batches are common)."""
         key = _language_key(article)
         language, last = self._languages.get(key) or (detect_language(article, self.reader), batch)
         self._languages[key] = (language, max(last, batch))
@@ -457,18 +485,3 @@ def _short_hash(sha256: str) -> int:
 def _stored_before(state: SourceState | None, sha256: str) -> bool:
     """Whether the last run read these very bytes at this path and stored (or found) their articles."""
     return state is not None and state.sha256 == sha256 and state.status in (WRITTEN, DUPLICATE)
-
-
-def _draft(article: ExtractedArticle) -> CleanArticle:
-    """The article as cleaning starts from it, before any block is removed: what NER may have to read."""
-    title, blocks = normalized_blocks(article)
-    return CleanArticle(
-        id="",
-        title=title,
-        body="\n\n".join(blocks),
-        source=article.source,
-        group=article.group,
-        published_at=article.published_at,
-        published_at_source=article.published_at_source,
-        language=article.language,
-    )

@@ -1,8 +1,8 @@
 """What an NER worker process runs: the models, loaded once per process, and chunks of work.
 
-Two kinds of chunk: (language, text) pairs, answered with entity spans; and articles as
-extracted (drafts), answered with each one's language, spans and whole enrichment, so that the
-driver has nothing left to do for an article that cleaning does not change.
+Two kinds of chunk: (language, text) pairs, answered with entity spans; and cleaned articles,
+answered with each one's language, spans and whole enrichment, so that the driver has nothing
+left to do for them but to index.
 
 The same functions run in a spawned local worker (ProcessPoolExecutor), on a Dask worker, and in
 the driver when NER runs there. Free of Prefect and of Dask: a spawned worker imports only what
@@ -90,48 +90,51 @@ def find_entities(settings: EnrichSettings, pairs: Sequence[Pair]) -> FoundSpans
 
 
 @dataclass(frozen=True)
-class DraftFindings:
-    """A chunk of drafts' result, per draft in order: its key, language, spans per NER text, and enrichment."""
+class ArticleFindings:
+    """A chunk of articles' result, per article in order: its key, language, spans per NER text, and enrichment."""
 
     worker: str  # host:pid
-    keys: list[bytes]  # enrichment_key of each draft
+    keys: list[bytes]  # enrichment_key of each article
     languages: list[str]
     spans: list[dict[str, TextSpans]]  # NER text -> its spans (empty when no model reads the language)
     enrichments: list[Enrichment]
 
 
-def enrich_drafts(
+def worker_enrichments(
     settings: EnrichSettings,
-    drafts: Sequence[CleanArticle],
+    articles: Sequence[CleanArticle],
     languages: Sequence[str | None] | None = None,
     known: Mapping[Pair, TextSpans] | None = None,
-) -> DraftFindings:
+) -> ArticleFindings:
     """Language, entity spans and enrichment of each article, as the driver would make them (same functions).
 
     `languages` (None where unknown) and the `known` spans of some texts spare detecting and reading them again.
     """
     reader = load_article_reader(settings)
     known = known or {}
-    given = languages or [None] * len(drafts)
-    languages = [language or detect_language(draft, reader) for draft, language in zip(drafts, given, strict=True)]
+    given = languages or [None] * len(articles)
+    languages = [
+        language or detect_language(article, reader) for article, language in zip(articles, given, strict=True)
+    ]
     texts = [
-        [text for text, _ in ner_texts(draft, settings.max_chars)] if language in reader.languages else []
-        for draft, language in zip(drafts, languages, strict=True)
+        [text for text, _ in ner_texts(article, settings.max_chars)] if language in reader.languages else []
+        for article, language in zip(articles, languages, strict=True)
     ]
     every = dict.fromkeys(
-        (language, text) for language, draft_texts in zip(languages, texts, strict=True) for text in draft_texts
+        (language, text) for language, article_texts in zip(languages, texts, strict=True) for text in article_texts
     )
     pairs = [pair for pair in every if pair not in known]
     found = {**known, **dict(zip(pairs, find_entities(settings, pairs).spans, strict=True))} if pairs else dict(known)
     spans = [
-        {text: found[(language, text)] for text in draft_texts}
-        for language, draft_texts in zip(languages, texts, strict=True)
+        {text: found[(language, text)] for text in article_texts}
+        for language, article_texts in zip(languages, texts, strict=True)
     ]
     enrichments = [
-        enrich_with_spans(draft, language, draft_spans, reader, settings.max_chars)
-        for draft, language, draft_spans in zip(drafts, languages, spans, strict=True)
+        enrich_with_spans(article, language, article_spans, reader, settings.max_chars)
+        for article, language, article_spans in zip(articles, languages, spans, strict=True)
     ]
-    return DraftFindings(worker_name(), [enrichment_key(draft) for draft in drafts], languages, spans, enrichments)
+    keys = [enrichment_key(article) for article in articles]
+    return ArticleFindings(worker_name(), keys, languages, spans, enrichments)
 
 
 def worker_name() -> str:

@@ -170,6 +170,47 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_run_leaves_the_same_index(
     assert killed[0] not in {report["pid"] for report in worker_reports(dask_cluster.address).values()}
 
 
+def test_a_cluster_left_without_workers_fails_the_run_with_one_line(
+    es_settings, articles, small_chunks, monkeypatch, tmp_path
+):
+    """Its own scheduler and one worker without a nanny (nothing restarts it), killed once it took work."""
+    from newsetl.tasks.errors import NewsetlError
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    python = [sys.executable, "-m", "dask"]
+    scheduler = subprocess.Popen([*python, "scheduler", "--port", str(port), "--no-dashboard"], cwd=tmp_path)
+    worker = subprocess.Popen(
+        [*python, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard"], cwd=tmp_path
+    )
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(1, timeout=120)
+
+        def kill_the_worker_once_it_took_work() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                if any(report["texts"] for report in worker_reports(address).values()):
+                    worker.kill()
+                    return
+                time.sleep(0.05)
+
+        killer = threading.Thread(target=kill_the_worker_once_it_took_work, daemon=True)
+        killer.start()
+        monkeypatch.setenv("NEWSETL_CLUSTER_CONNECT_TIMEOUT", "3")
+        started = time.monotonic()
+        with pytest.raises(NewsetlError, match=f"Dask scheduler at {address}: no worker left for 3 s"):
+            ingest_into(es_settings.es.index, articles, monkeypatch, address)
+        killer.join(timeout=30)
+        assert worker.poll() is not None and time.monotonic() - started < 90
+    finally:
+        for process in (worker, scheduler):
+            process.kill()
+            process.wait(timeout=30)
+
+
 def test_cluster_start_again_is_a_no_op(dask_cluster):
     from newsetl import cluster
 

@@ -368,7 +368,7 @@ def test_two_worker_processes_give_the_same_enrichments(model, settings):
 
 
 @pytest.mark.slow
-def test_ner_started_before_cleaning_gives_the_same_enrichments_and_copies_go_out_once(model, settings, tmp_path):
+def test_articles_sent_ahead_to_workers_get_the_same_enrichments_and_copies_go_out_once(model, settings, tmp_path):
     for name in ("minister_visit.txt", "council_vote_de.txt"):
         (tmp_path / name).write_text((FIXTURES / name).read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "copy").mkdir()
@@ -377,13 +377,16 @@ def test_ner_started_before_cleaning_gives_the_same_enrichments_and_copies_go_ou
     )
     defaults = load_settings()
     files = discover_files([str(tmp_path)], defaults.discover).files
-    first, second = extract_batch(files[:2], defaults.extract), extract_batch(files[2:], defaults.extract)
+    first, second = (
+        clean_batch(extract_batch(part, defaults.extract), MemoryStore(), defaults.clean)
+        for part in (files[:2], files[2:])
+    )
     with NerSession(replace(settings, processes=2)) as ner:
         assert ner.start(first, {}) > 0
         assert ner.start(second, {}) == 0  # the same bytes as a file already queued
-        articles = list(clean_batch(first, MemoryStore(), defaults.clean).articles)
-        # One article as cleaning might leave it: a paragraph of the draft gone. No worker made its enrichment.
+        articles = list(first.articles)
+        # An article changed after it was sent (one paragraph fewer): no worker made its enrichment.
         shortened = replace(articles[0], body="\n\n".join(articles[0].paragraphs[1:]))
         assert ner.enrich([*articles, shortened]) == enrich_articles([*articles, shortened], model, settings)
-        # The pool's workers made the enrichments of the articles cleaning left as drafted; the driver the other.
+        # The pool's workers made the enrichments of the articles sent; the driver that of the changed one.
         assert ner.enriched == {"on_workers": len(articles), "here": 1}

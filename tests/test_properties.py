@@ -72,8 +72,8 @@ def run_steps(roots: list[str], settings, ner):
     boilerplate = learn_run_boilerplate_task.fn(batches, settings.clean, summary)
     for start in range(0, len(plan.to_read), size):
         extracted = extract_batch_task.fn(plan.to_read[start : start + size], settings.extract, summary)
-        start_ner_task.fn(extracted, plan.known, ner, summary)
         cleaned = clean_batch_task.fn(extracted, store, settings.clean, summary, boilerplate)
+        start_ner_task.fn(cleaned, plan.known, ner, summary)
         deduped = dedupe_batch_task.fn(cleaned, plan.known, store, settings.dedupe, summary)
         enriched = enrich_batch_task.fn(deduped, ner, settings.enrich, summary)
         index_batch_task.fn(enriched, store, settings, summary)
