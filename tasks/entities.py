@@ -58,6 +58,11 @@ SCORE = re.compile(r"\s+\d{1,2}$")  # "Sweden 1" in a match report
 OFFICE_AFTER = re.compile(r"^\s*(?:minister|secretary|spokesman|spokeswoman|spokesperson)\b", re.IGNORECASE)
 INITIALS = re.compile(r"^(?:[A-Z][a-z]+ )?((?:[A-Z]\. ?)+)[A-Z][a-z]+(?:-[A-Z][a-z]+)?$")
 NORP_WORD = re.compile(r"^[A-Z][a-z]+ists?$")  # "Scientologist", "Buddhists"
+PLURAL_WORD = re.compile(r"^[A-Z][a-z]{3,}s$")  # "Argentines", "Texans" (a demonym when a place's name starts alike)
+VERSION = re.compile(r"\s+v?\d+(?:\.\d+)*$")  # "Python 3", "Windows 10": the known name and a version
+WORD_BEFORE = re.compile(r"(?:^|\s)([A-Za-z][\w-]*)\s$")  # the word right before a span, a space between
+OF_BEFORE = re.compile(r"(?:^|\s)([a-z]+) of (?:the )?$")  # "the state of", "the town of the"
+KIND_BEFORE = re.compile(r"(?:^|\s)([a-z]+?)s?( like| such as)? $")  # "graphic novel", "games like"
 PRONOUNS = frozenset(
     "i me my he him his she her hers it its they them their we us our you your who whom whose "
     "this that these those mine yours ours theirs himself herself itself themselves".split()
@@ -105,6 +110,11 @@ class EntityKnowledge:
     work_words: frozenset[str] = frozenset()
     media_words: frozenset[str] = frozenset()
     product_words: frozenset[str] = frozenset()
+    region_words: frozenset[str] = frozenset()
+    place_kinds: frozenset[str] = frozenset()
+    person_roles: frozenset[str] = frozenset()
+    work_kinds: frozenset[str] = frozenset()
+    product_kinds: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # countries, US states, continents
     cities: frozenset[str] = frozenset()
 
@@ -149,6 +159,11 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         work_words=words("work_words"),
         media_words=words("media_words"),
         product_words=words("product_words"),
+        region_words=words("region_words"),
+        place_kinds=words("place_kinds"),
+        person_roles=words("person_roles"),
+        work_kinds=words("work_kinds"),
+        product_kinds=words("product_kinds"),
         countries=frozenset(fold(place["name"]) for place in countries) - {""},
         cities=frozenset(fold(city["name"]) for city in cities) - {""},
     )
@@ -164,14 +179,19 @@ class Mention:
     label: str
     text: str
     after: str = ""  # up to AFTER_CHARS characters following the span
+    before: str = ""  # up to BEFORE_CHARS characters before it
 
 
 AFTER_CHARS = 30
+BEFORE_CHARS = 30
 
 
 def mentions_in(text: str, spans: Iterable[tuple[str, int, int]]) -> list[Mention]:
     """The mentions of one NER text."""
-    return [Mention(label, text[start:end], text[end : end + AFTER_CHARS]) for label, start, end in spans]
+    return [
+        Mention(label, text[start:end], text[end : end + AFTER_CHARS], text[max(0, start - BEFORE_CHARS) : start])
+        for label, start, end in spans
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,6 +204,11 @@ class CleanupRules:
     short_names: bool = True  # "Putin" -> "Vladimir Putin", "Council" -> "Security Council", "IMF" -> its full name
     common_words: bool = True  # a lone capitalised word the article also uses in lowercase is no name
     office_fragments: bool = True  # "Home" in "Home Secretary" is part of an office
+    demonyms: bool = True  # "Argentines", "Texans": peoples (NORP), not organisations or persons
+    place_context: bool = True  # "the state of Amazonas", "the town of Yeoncheon": a place whatever the model said
+    person_context: bool = True  # "fashion designer Halston", "actor Walker Evans": a person
+    work_context: bool = True  # "the novel Koko Be Good", "games like Fortnite": a work or product, not a person
+    place_heads: bool = True  # "Eternal City", "Death Valley" tagged ORG: places (but "Manchester City" stays)
 
     def switched(self, **changes: bool) -> CleanupRules:
         return CleanupRules(**{**self.__dict__, **changes})
@@ -276,12 +301,48 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
             return "NORP"
         if label != "PERSON" and (match := INITIALS.match(name)) and knowledge.lookup(match[1]) is None:
             return "PERSON"  # "K.C. Maurer", "George W. Bush" (but "U.S. Navy" is no one)
+    if rules.place_heads and label == "ORG" and len(words) >= 2 and folded[-1] in knowledge.region_words:
+        before = " ".join(folded[:-1])
+        if folded[-1] != "city" or before not in knowledge.cities | knowledge.countries:
+            return "LOC"  # "Eternal City", "Death Valley"; "Manchester City" is a club
     if rules.gazetteer:
         if fold(name) in knowledge.countries and label != "GPE":
             return "GPE"
         if label == "PERSON" and fold(name) in knowledge.cities:
             return "GPE"  # "São Paulo", "Paraná"
+    if rules.demonyms and label in {"ORG", "GPE", "LOC", "FAC"} and is_demonym(name, knowledge):
+        return "NORP"
     return label
+
+
+def is_demonym(name: str, knowledge: EntityKnowledge) -> bool:
+    """A plural word that begins like a country, continent or US state but is none: "Argentines", "Texans"."""
+    folded = fold(name)
+    if not PLURAL_WORD.match(name) or folded in knowledge.countries or folded in knowledge.cities:
+        return False
+    stem = folded[: max(4, len(folded) - 4)]  # "argentin", "belg", "texa", "gree"
+    return any(place.startswith(stem) for place in knowledge.countries)
+
+
+def label_by_context(mention: Mention, knowledge: EntityKnowledge, rules: CleanupRules) -> str | None:
+    """The label the words right before the mention give it, or None.
+
+    "the state of Amazonas" (a place), "fashion designer Halston" (a person), "the novel Koko Be
+    Good", "games like Fortnite" (a work, a product). Only labels a name's words may overrule.
+    """
+    if mention.label not in OVERRULED:
+        return None
+    if rules.place_context and (match := OF_BEFORE.search(mention.before)) and match[1] in knowledge.place_kinds:
+        return "GPE"
+    if rules.person_context and mention.label != "PERSON":
+        if (match := WORD_BEFORE.search(mention.before)) and fold(match[1]) in knowledge.person_roles:
+            return "PERSON"
+    if rules.work_context and (match := KIND_BEFORE.search(mention.before)):
+        if match[1] in knowledge.work_kinds:
+            return "WORK_OF_ART"
+        if match[2] and match[1] in knowledge.product_kinds:
+            return "PRODUCT"  # "games like Fortnite"; not "after the game Klopp said"
+    return None
 
 
 # --- the article --------------------------------------------------------------------------------
@@ -325,11 +386,16 @@ def canonical_entities(
         if place:
             name = f"{name} {following.lower()}"  # "the Amazon rainforest"
         known = knowledge.lookup(name) if rules.known_names else None
+        versioned = knowledge.lookup(VERSION.sub("", name)) if rules.known_names and VERSION.search(name) else None
         if known is not None:
             name, label = known.name, known.label
             fixed[name] = label
+        elif versioned is not None:
+            label = versioned.label  # "Python 3" is the product Python, whatever the model said
         elif place:
             label = "LOC"
+        elif (context := label_by_context(mention, knowledge, rules)) is not None:
+            label = context
         elif rules.office_fragments and mention.label != "PERSON" and OFFICE_AFTER.match(mention.after):
             continue  # "Shadow Home" Secretary, "Foreign Affairs" minister
         else:

@@ -1,0 +1,115 @@
+"""Tests of the clean-up rules that read a name's neighbourhood or shape: context words, demonyms, region heads,
+versions of known names; and the evaluation's rule choice and top list (fixtures of our own, no corpus text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsetl.tasks.entities import ALL_RULES, canonical_entities, load_knowledge, mentions_in
+from newsetl.tasks.records import EntityCount
+
+
+@pytest.fixture(scope="module")
+def knowledge():
+    return load_knowledge()
+
+
+def labels(text, spans, knowledge, rules=ALL_RULES):
+    """{name: label} of the article, its spans given as (label, the span's text) found in order."""
+    found, position = [], 0
+    for label, span in spans:
+        start = text.index(span, position)
+        found.append((label, start, start + len(span)))
+        position = start + len(span)
+    entities = canonical_entities(mentions_in(text, found), knowledge, text, rules)
+    return {entity.text: entity.label for entity in entities}
+
+
+def test_the_words_before_of_make_a_name_a_place(knowledge):
+    text = "Smoke covered the state of Corvania. Corvania declared an emergency, Corvania officials said."
+    spans = [("PERSON", "Corvania"), ("PERSON", "Corvania"), ("ORG", "Corvania")]
+    assert labels(text, spans, knowledge) == {"Corvania": "GPE"}  # one mention in context settles all three
+    assert labels(text, spans, knowledge, ALL_RULES.switched(place_context=False)) == {"Corvania": "PERSON"}
+    text = "Shells fell near the town of Halvik."
+    assert labels(text, [("ORG", "Halvik")], knowledge) == {"Halvik": "GPE"}
+
+
+def test_a_role_right_before_a_name_makes_it_a_person(knowledge):
+    text = "The show featured fashion designer Belmondez and the photographer Tarquin Vell."
+    spans = [("GPE", "Belmondez"), ("ORG", "Tarquin Vell")]
+    assert labels(text, spans, knowledge) == {"Belmondez": "PERSON", "Tarquin Vell": "PERSON"}
+    assert labels(text, spans, knowledge, ALL_RULES.switched(person_context=False))["Belmondez"] == "GPE"
+    # A role further away says nothing of the name.
+    text = "The designer met Belmondez officials."
+    assert labels(text, [("ORG", "Belmondez")], knowledge) == {"Belmondez": "ORG"}
+
+
+def test_a_kind_of_work_before_a_name_makes_it_a_work_and_games_like_a_product(knowledge):
+    text = "Her debut graphic novel Lumo Be Kind sold well, and games like Skyforge Legends copied it."
+    spans = [("PERSON", "Lumo Be Kind"), ("PERSON", "Skyforge Legends")]
+    assert labels(text, spans, knowledge) == {"Lumo Be Kind": "WORK_OF_ART", "Skyforge Legends": "PRODUCT"}
+    assert labels(text, spans, knowledge, ALL_RULES.switched(work_context=False)) == {
+        "Lumo Be Kind": "PERSON",
+        "Skyforge Legends": "PERSON",
+    }
+
+
+def test_after_the_game_a_person_stays_a_person(knowledge):
+    text = "After the game Varlow said the team had played well."
+    assert labels(text, [("PERSON", "Varlow")], knowledge) == {"Varlow": "PERSON"}
+
+
+def test_plural_demonyms_are_peoples_not_organisations(knowledge):
+    text = "Argentines and Belgians voted; Texans too."
+    spans = [("ORG", "Argentines"), ("GPE", "Belgians"), ("ORG", "Texans")]
+    assert labels(text, spans, knowledge) == {"Argentines": "NORP", "Belgians": "NORP", "Texans": "NORP"}
+    assert labels(text, spans, knowledge, ALL_RULES.switched(demonyms=False))["Argentines"] == "ORG"
+
+
+def test_places_ending_in_s_and_plural_names_of_no_place_are_no_demonyms(knowledge):
+    text = "Flights to the Philippines and Honduras; Mertens scored for Siemens."
+    spans = [("ORG", "Philippines"), ("ORG", "Honduras"), ("ORG", "Mertens"), ("ORG", "Siemens")]
+    found = labels(text, spans, knowledge)
+    assert found["Philippines"] == found["Honduras"] == "GPE"
+    assert found["Mertens"] == found["Siemens"] == "ORG"
+
+
+def test_an_organisation_named_by_a_region_word_is_a_place_but_a_city_club_stays_a_club(knowledge):
+    text = "Pilgrims reached the Eternal City; Manchester City lost; the Dead Hollow Valley burned."
+    spans = [("ORG", "Eternal City"), ("ORG", "Manchester City"), ("ORG", "Dead Hollow Valley")]
+    assert labels(text, spans, knowledge) == {
+        "Eternal City": "LOC",
+        "Manchester City": "ORG",
+        "Dead Hollow Valley": "LOC",
+    }
+    assert labels(text, spans, knowledge, ALL_RULES.switched(place_heads=False))["Eternal City"] == "ORG"
+
+
+def test_a_known_name_with_a_version_keeps_the_known_label(knowledge):
+    text = "The port from Python 2 to Python 3 took years on Windows 10."
+    spans = [("ORG", "Python 2"), ("PERSON", "Python 3"), ("GPE", "Windows 10")]
+    assert labels(text, spans, knowledge) == {"Python 2": "PRODUCT", "Python 3": "PRODUCT", "Windows 10": "PRODUCT"}
+
+
+def test_the_rule_choice_switches_off_only_rules_whose_removal_helps():
+    from evals.enrichment import _choose_rules
+
+    def f1(rules):  # demonyms hurt, person_context helps, the others change nothing
+        return 0.5 + 0.1 * rules.person_context - 0.2 * rules.demonyms
+
+    chosen = _choose_rules(f1)
+    assert not chosen.demonyms
+    assert all(on for name, on in chosen.__dict__.items() if name != "demonyms")
+    assert _choose_rules(lambda rules: 0.7) == ALL_RULES  # ties keep every rule
+
+
+def test_the_top_list_is_the_same_every_run_ties_to_the_earlier_article():
+    from types import SimpleNamespace
+
+    from evals.enrichment import top_names
+
+    def article(*names):
+        return SimpleNamespace(persons=names, entities=tuple(EntityCount(name, "PERSON", 1) for name in names))
+
+    enrichments = [article("Zed Ray", "Ann Bo"), article("Cy Dee", "Zed Ray"), article("Bea Lu")]
+    assert top_names(enrichments, "persons", 3) == [("Zed Ray", 2), ("Ann Bo", 1), ("Cy Dee", 1)]
