@@ -63,6 +63,8 @@ VERSION = re.compile(r"\s+v?\d+(?:\.\d+)*$")  # "Python 3", "Windows 10": the kn
 WORD_BEFORE = re.compile(r"(?:^|\s)([A-Za-z][\w-]*)\s$")  # the word right before a span, a space between
 OF_BEFORE = re.compile(r"(?:^|\s)([a-z]+) of (?:the )?$")  # "the state of", "the town of the"
 KIND_BEFORE = re.compile(r"(?:^|\s)([a-z]+?)s?( like| such as)? $")  # "graphic novel", "games like"
+APPOSITION = re.compile(r"^, (?:an?|the|its|their|his|her) ([a-z-]+)(?: ([a-z-]+))?\b")  # ", an editor at"
+NOUN_AFTER = re.compile(r"^ ([a-z]+)\b")  # "Alpha console"
 PRONOUNS = frozenset(
     "i me my he him his she her hers it its they them their we us our you your who whom whose "
     "this that these those mine yours ours theirs himself herself itself themselves".split()
@@ -115,6 +117,7 @@ class EntityKnowledge:
     person_roles: frozenset[str] = frozenset()
     work_kinds: frozenset[str] = frozenset()
     product_kinds: frozenset[str] = frozenset()
+    product_nouns: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # countries, US states, continents
     cities: frozenset[str] = frozenset()
 
@@ -164,6 +167,7 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         person_roles=words("person_roles"),
         work_kinds=words("work_kinds"),
         product_kinds=words("product_kinds"),
+        product_nouns=words("product_nouns"),
         countries=frozenset(fold(place["name"]) for place in countries) - {""},
         cities=frozenset(fold(city["name"]) for city in cities) - {""},
     )
@@ -209,6 +213,7 @@ class CleanupRules:
     person_context: bool = True  # "fashion designer Halston", "actor Walker Evans": a person
     work_context: bool = True  # "the novel Koko Be Good", "games like Fortnite": a work or product, not a person
     place_heads: bool = True  # "Eternal City", "Death Valley" tagged ORG: places (but "Manchester City" stays)
+    head_short_forms: bool = True  # "the Church" -> "Church of Scientology" (kept though "church" is also a word)
 
     def switched(self, **changes: bool) -> CleanupRules:
         return CleanupRules(**{**self.__dict__, **changes})
@@ -327,8 +332,9 @@ def is_demonym(name: str, knowledge: EntityKnowledge) -> bool:
 def label_by_context(mention: Mention, knowledge: EntityKnowledge, rules: CleanupRules) -> str | None:
     """The label the words right before the mention give it, or None.
 
-    "the state of Amazonas" (a place), "fashion designer Halston" (a person), "the novel Koko Be
-    Good", "games like Fortnite" (a work, a product). Only labels a name's words may overrule.
+    "the state of Amazonas" (a place), "fashion designer Halston", "Gustavo Faleiros, an editor"
+    (a person), "the novel Koko Be Good", "games like Fortnite", "the Alpha console" (a work, a
+    product). Only labels a name's words may overrule.
     """
     if mention.label not in OVERRULED:
         return None
@@ -337,11 +343,15 @@ def label_by_context(mention: Mention, knowledge: EntityKnowledge, rules: Cleanu
     if rules.person_context and mention.label != "PERSON":
         if (match := WORD_BEFORE.search(mention.before)) and fold(match[1]) in knowledge.person_roles:
             return "PERSON"
-    if rules.work_context and (match := KIND_BEFORE.search(mention.before)):
-        if match[1] in knowledge.work_kinds:
+        if (match := APPOSITION.match(mention.after)) and knowledge.person_roles & {match[1], match[2]}:
+            return "PERSON"
+    if rules.work_context:
+        if (match := KIND_BEFORE.search(mention.before)) and match[1] in knowledge.work_kinds:
             return "WORK_OF_ART"
-        if match[2] and match[1] in knowledge.product_kinds:
+        if match and match[2] and match[1] in knowledge.product_kinds:
             return "PRODUCT"  # "games like Fortnite"; not "after the game Klopp said"
+        if mention.label == "PERSON" and (match := NOUN_AFTER.match(mention.after)):
+            return "PRODUCT" if match[1] in knowledge.product_nouns else None  # no one is "the Alpha console"
     return None
 
 
@@ -374,6 +384,7 @@ def canonical_entities(
     lowercase_words = set(re.findall(r"\b[a-z][a-z-]+\b", text)) if rules.common_words else set()
     names: list[_Name] = []
     fixed: dict[str, str] = {}  # name -> the label knowledge or its words give it
+    common: set[str] = set()  # capitalised common words: kept only when they resolve to a fuller name
     for mention in mentions:
         if mention.label not in NAME_GROUPS:
             continue
@@ -406,17 +417,20 @@ def canonical_entities(
                 and name.lower() in lowercase_words
                 and fold(name) not in knowledge.countries
             ):
-                continue  # "Budget", "Exception": a common word capitalised
+                if not rules.head_short_forms:
+                    continue  # "Budget", "Exception": a common word capitalised
+                common.add(name)
         if label != mention.label:
             fixed[name] = label
         names.append(_Name(label, name, surface))
     aliases: dict[str, str] = {}
     persons: set[str] = set()
     if rules.short_names:
-        aliases = _acronym_aliases(names) | _part_aliases(names, knowledge)
+        aliases = _acronym_aliases(names) | _part_aliases(names, knowledge, rules.head_short_forms)
         person_aliases = _person_aliases(names, knowledge)
         aliases |= person_aliases  # persons win: "Paris" -> "Valeska Paris" when she is in the article
         persons = set(person_aliases.values())
+    names = [item for item in names if item.name not in common or aliases.get(item.name, item.name) != item.name]
     if persons:  # "Lydia Buchtmann for Food Standards Australia": a person and more in one span
         names = [
             item for item in names if item.name in persons or not any(item.name.startswith(p + " ") for p in persons)
@@ -474,13 +488,14 @@ def _person_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str,
     return aliases
 
 
-def _part_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:
+def _part_aliases(names: list[_Name], knowledge: EntityKnowledge, heads: bool = True) -> dict[str, str]:
     """Names mapped to the article's fuller name they end or begin.
 
     "Security Council" -> "UN Security Council", "Columbia" -> "Space Shuttle Columbia",
     "National Iodine Nutrition" -> "National Iodine Nutrition Study" (a span cut short). Only a
     modifier may come in front ("National Museum of the U.S. Air Force" is not the Air Force);
-    countries and known names stay themselves.
+    countries and known names stay themselves. `heads`: a word alone is also the "X of Y" name it
+    heads ("Church" -> "Church of Scientology").
     """
     counts = Counter(item.name for item in names if item.label != "PERSON")
     aliases = {}
@@ -492,8 +507,9 @@ def _part_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, s
             for longer in counts
             if longer.endswith(" " + name) and not any(word.islower() for word in longer[: -len(name)].split())
         ]
-        if not candidates and " " in name:
-            candidates = [longer for longer in counts if longer.startswith(name + " ")]
+        if not candidates and (" " in name or heads):
+            start = name + " " if " " in name else name + " of "
+            candidates = [longer for longer in counts if longer.startswith(start)]
         if candidates:
             aliases[name] = min(candidates, key=lambda longer: (-counts[longer], longer))
     return aliases

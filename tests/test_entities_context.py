@@ -16,12 +16,7 @@ def knowledge():
 
 def labels(text, spans, knowledge, rules=ALL_RULES):
     """{name: label} of the article, its spans given as (label, the span's text) found in order."""
-    found, position = [], 0
-    for label, span in spans:
-        start = text.index(span, position)
-        found.append((label, start, start + len(span)))
-        position = start + len(span)
-    entities = canonical_entities(mentions_in(text, found), knowledge, text, rules)
+    entities = canonical_entities(mentions_in(text, _spans(text, spans)), knowledge, text, rules)
     return {entity.text: entity.label for entity in entities}
 
 
@@ -113,3 +108,39 @@ def test_the_top_list_is_the_same_every_run_ties_to_the_earlier_article():
 
     enrichments = [article("Zed Ray", "Ann Bo"), article("Cy Dee", "Zed Ray"), article("Bea Lu")]
     assert top_names(enrichments, "persons", 3) == [("Zed Ray", 2), ("Ann Bo", 1), ("Cy Dee", 1)]
+
+
+def test_a_role_in_apposition_after_a_name_makes_it_a_person(knowledge):
+    text = "Corbin Malvar, an editor at the news group, said so. Harwick, the university's president, agreed."
+    spans = [("ORG", "Corbin Malvar"), ("ORG", "Harwick")]
+    assert labels(text, spans, knowledge) == {"Corbin Malvar": "PERSON", "Harwick": "ORG"}
+
+
+def test_a_product_noun_after_a_name_the_model_took_for_a_person_makes_it_a_product(knowledge):
+    text = "What is up with the Zentra console? Biden phone calls went on."
+    spans = [("PERSON", "Zentra"), ("PERSON", "Biden")]
+    assert labels(text, spans, knowledge) == {"Zentra": "PRODUCT", "Biden": "PERSON"}
+
+
+def test_a_common_word_heading_an_of_name_of_the_article_joins_it(knowledge):
+    text = "The Church of Velmora grew. The Church said the church was open."
+    spans = [("ORG", "Church of Velmora"), ("ORG", "Church")]
+    found = canonical_entities(mentions_in(text, _spans(text, spans)), knowledge, text)
+    assert [(entity.text, entity.count) for entity in found] == [("Church of Velmora", 2)]
+    # Without the rule the capitalised common word is dropped, as before.
+    without = canonical_entities(
+        mentions_in(text, _spans(text, spans)), knowledge, text, ALL_RULES.switched(head_short_forms=False)
+    )
+    assert [(entity.text, entity.count) for entity in without] == [("Church of Velmora", 1)]
+    # A common word that heads no name of the article is still no name.
+    text = "The Budget passed; the budget is large."
+    assert labels(text, [("ORG", "Budget")], knowledge) == {}
+
+
+def _spans(text, spans):
+    found, position = [], 0
+    for label, span in spans:
+        start = text.index(span, position)
+        found.append((label, start, start + len(span)))
+        position = start + len(span)
+    return found
