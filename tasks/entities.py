@@ -58,7 +58,7 @@ SCORE = re.compile(r"\s+\d{1,2}$")  # "Sweden 1" in a match report
 OFFICE_AFTER = re.compile(r"^\s*(?:minister|secretary|spokesman|spokeswoman|spokesperson)\b", re.IGNORECASE)
 INITIALS = re.compile(r"^(?:[A-Z][a-z]+ )?((?:[A-Z]\. ?)+)[A-Z][a-z]+(?:-[A-Z][a-z]+)?$")
 NORP_WORD = re.compile(r"^[A-Z][a-z]+ists?$")  # "Scientologist", "Buddhists"
-PLURAL_WORD = re.compile(r"^[A-Z][a-z]{3,}s$")  # "Argentines", "Texans" (a demonym when a place's name starts alike)
+PLURAL_WORD = re.compile(r"^[A-Z][a-z]{3,}(?<![us])s$")  # "Argentines", "Texans"; not "Dominus"
 VERSION = re.compile(r"\s+v?\d+(?:\.\d+)*$")  # "Python 3", "Windows 10": the known name and a version
 WORD_BEFORE = re.compile(r"(?:^|\s)([A-Za-z][\w-]*)\s$")  # the word right before a span, a space between
 OF_BEFORE = re.compile(r"(?:^|\s)([a-z]+) of (?:the )?$")  # "the state of", "the town of the"
@@ -213,7 +213,7 @@ class CleanupRules:
     person_context: bool = True  # "fashion designer Halston", "actor Walker Evans": a person
     work_context: bool = True  # "the novel Koko Be Good", "games like Fortnite": a work or product, not a person
     place_heads: bool = True  # "Eternal City", "Death Valley" tagged ORG: places (but "Manchester City" stays)
-    head_short_forms: bool = True  # "the Church" -> "Church of Scientology" (kept though "church" is also a word)
+    person_lists: bool = True  # "Chuck Close, Walker Evans, Robert Mapplethorpe": a name between two persons is one
 
     def switched(self, **changes: bool) -> CleanupRules:
         return CleanupRules(**{**self.__dict__, **changes})
@@ -315,7 +315,7 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
             return "GPE"
         if label == "PERSON" and fold(name) in knowledge.cities:
             return "GPE"  # "São Paulo", "Paraná"
-    if rules.demonyms and label in {"ORG", "GPE", "LOC", "FAC"} and is_demonym(name, knowledge):
+    if rules.demonyms and label == "ORG" and is_demonym(name, knowledge):
         return "NORP"
     return label
 
@@ -329,12 +329,28 @@ def is_demonym(name: str, knowledge: EntityKnowledge) -> bool:
     return any(place.startswith(stem) for place in knowledge.countries)
 
 
-def label_by_context(mention: Mention, knowledge: EntityKnowledge, rules: CleanupRules) -> str | None:
+LIST_BEFORE = re.compile(r"(?:,| and|, and) $")
+LIST_AFTER = re.compile(r"^(?:,| and|, and) ")
+
+
+def between_persons(mention: Mention, persons: frozenset[str]) -> bool:
+    """Whether the mention is an item of a list whose items right before and after it are persons."""
+    before, after = LIST_BEFORE.search(mention.before), LIST_AFTER.match(mention.after)
+    if not (before and after):
+        return False
+    previous, following = mention.before[: before.start()], mention.after[after.end() :]
+    return any(previous.endswith(name) for name in persons) and any(following.startswith(name) for name in persons)
+
+
+def label_by_context(
+    mention: Mention, knowledge: EntityKnowledge, rules: CleanupRules, persons: frozenset[str] = frozenset()
+) -> str | None:
     """The label the words right before the mention give it, or None.
 
     "the state of Amazonas" (a place), "fashion designer Halston", "Gustavo Faleiros, an editor"
     (a person), "the novel Koko Be Good", "games like Fortnite", "the Alpha console" (a work, a
-    product). Only labels a name's words may overrule.
+    product). Only labels a name's words may overrule. `persons`: the article's spans tagged PERSON,
+    which make a list of names between two of them a list of persons.
     """
     if mention.label not in OVERRULED:
         return None
@@ -345,11 +361,13 @@ def label_by_context(mention: Mention, knowledge: EntityKnowledge, rules: Cleanu
             return "PERSON"
         if (match := APPOSITION.match(mention.after)) and knowledge.person_roles & {match[1], match[2]}:
             return "PERSON"
+    if rules.person_lists and mention.label != "PERSON" and " " in mention.text and between_persons(mention, persons):
+        return "PERSON"
     if rules.work_context:
         if (match := KIND_BEFORE.search(mention.before)) and match[1] in knowledge.work_kinds:
             return "WORK_OF_ART"
-        if match and match[2] and match[1] in knowledge.product_kinds:
-            return "PRODUCT"  # "games like Fortnite"; not "after the game Klopp said"
+        if match and match[2] and match[1] in knowledge.product_kinds and mention.label != "ORG":
+            return "PRODUCT"  # "games like Fortnite"; not "after the game Klopp said", nor the maker of an app
         if mention.label == "PERSON" and (match := NOUN_AFTER.match(mention.after)):
             return "PRODUCT" if match[1] in knowledge.product_nouns else None  # no one is "the Alpha console"
     return None
@@ -384,7 +402,7 @@ def canonical_entities(
     lowercase_words = set(re.findall(r"\b[a-z][a-z-]+\b", text)) if rules.common_words else set()
     names: list[_Name] = []
     fixed: dict[str, str] = {}  # name -> the label knowledge or its words give it
-    common: set[str] = set()  # capitalised common words: kept only when they resolve to a fuller name
+    persons_tagged = frozenset(mention.text for mention in mentions if mention.label == "PERSON")
     for mention in mentions:
         if mention.label not in NAME_GROUPS:
             continue
@@ -405,7 +423,7 @@ def canonical_entities(
             label = versioned.label  # "Python 3" is the product Python, whatever the model said
         elif place:
             label = "LOC"
-        elif (context := label_by_context(mention, knowledge, rules)) is not None:
+        elif (context := label_by_context(mention, knowledge, rules, persons_tagged)) is not None:
             label = context
         elif rules.office_fragments and mention.label != "PERSON" and OFFICE_AFTER.match(mention.after):
             continue  # "Shadow Home" Secretary, "Foreign Affairs" minister
@@ -417,20 +435,17 @@ def canonical_entities(
                 and name.lower() in lowercase_words
                 and fold(name) not in knowledge.countries
             ):
-                if not rules.head_short_forms:
-                    continue  # "Budget", "Exception": a common word capitalised
-                common.add(name)
+                continue  # "Budget", "Exception": a common word capitalised
         if label != mention.label:
             fixed[name] = label
         names.append(_Name(label, name, surface))
     aliases: dict[str, str] = {}
     persons: set[str] = set()
     if rules.short_names:
-        aliases = _acronym_aliases(names) | _part_aliases(names, knowledge, rules.head_short_forms)
+        aliases = _acronym_aliases(names) | _part_aliases(names, knowledge)
         person_aliases = _person_aliases(names, knowledge)
         aliases |= person_aliases  # persons win: "Paris" -> "Valeska Paris" when she is in the article
         persons = set(person_aliases.values())
-    names = [item for item in names if item.name not in common or aliases.get(item.name, item.name) != item.name]
     if persons:  # "Lydia Buchtmann for Food Standards Australia": a person and more in one span
         names = [
             item for item in names if item.name in persons or not any(item.name.startswith(p + " ") for p in persons)
@@ -488,14 +503,13 @@ def _person_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str,
     return aliases
 
 
-def _part_aliases(names: list[_Name], knowledge: EntityKnowledge, heads: bool = True) -> dict[str, str]:
+def _part_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:
     """Names mapped to the article's fuller name they end or begin.
 
     "Security Council" -> "UN Security Council", "Columbia" -> "Space Shuttle Columbia",
     "National Iodine Nutrition" -> "National Iodine Nutrition Study" (a span cut short). Only a
     modifier may come in front ("National Museum of the U.S. Air Force" is not the Air Force);
-    countries and known names stay themselves. `heads`: a word alone is also the "X of Y" name it
-    heads ("Church" -> "Church of Scientology").
+    countries and known names stay themselves.
     """
     counts = Counter(item.name for item in names if item.label != "PERSON")
     aliases = {}
@@ -507,9 +521,8 @@ def _part_aliases(names: list[_Name], knowledge: EntityKnowledge, heads: bool = 
             for longer in counts
             if longer.endswith(" " + name) and not any(word.islower() for word in longer[: -len(name)].split())
         ]
-        if not candidates and (" " in name or heads):
-            start = name + " " if " " in name else name + " of "
-            candidates = [longer for longer in counts if longer.startswith(start)]
+        if not candidates and " " in name:
+            candidates = [longer for longer in counts if longer.startswith(name + " ")]
         if candidates:
             aliases[name] = min(candidates, key=lambda longer: (-counts[longer], longer))
     return aliases
