@@ -65,6 +65,7 @@ OF_BEFORE = re.compile(r"(?:^|\s)([a-z]+) of (?:the )?$")  # "the state of", "th
 KIND_BEFORE = re.compile(r"(?:^|\s)([a-z]+?)s?( like| such as)? $")  # "graphic novel", "games like"
 APPOSITION = re.compile(r"^, (?:an?|the|its|their|his|her) ([a-z-]+)(?: ([a-z-]+))?\b")  # ", an editor at"
 NOUN_AFTER = re.compile(r"^ ([a-z]+)\b")  # "Alpha console"
+THE_BEFORE = re.compile(r"(?:^|\s)[Tt]he $")
 PRONOUNS = frozenset(
     "i me my he him his she her hers it its they them their we us our you your who whom whose "
     "this that these those mine yours ours theirs himself herself itself themselves".split()
@@ -118,6 +119,7 @@ class EntityKnowledge:
     work_kinds: frozenset[str] = frozenset()
     product_kinds: frozenset[str] = frozenset()
     product_nouns: frozenset[str] = frozenset()
+    road_words: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # countries, US states, continents
     cities: frozenset[str] = frozenset()
 
@@ -168,6 +170,7 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         work_kinds=words("work_kinds"),
         product_kinds=words("product_kinds"),
         product_nouns=words("product_nouns"),
+        road_words=words("road_words"),
         countries=frozenset(fold(place["name"]) for place in countries) - {""},
         cities=frozenset(fold(city["name"]) for city in cities) - {""},
     )
@@ -213,6 +216,8 @@ class CleanupRules:
     person_context: bool = True  # "fashion designer Halston", "actor Walker Evans": a person
     work_context: bool = True  # "the novel Koko Be Good", "games like Fortnite": a work or product, not a person
     place_heads: bool = True  # "Eternal City", "Death Valley" tagged ORG: places (but "Manchester City" stays)
+    the_words: bool = True  # "the Dressmaker", "the Hajj": a lone word after "the" is no person (another name)
+    nested_places: bool = True  # "Volgograd Arena", "University of Sheffield": also name the place they hold
     person_lists: bool = True  # "Chuck Close, Walker Evans, Robert Mapplethorpe": a name between two persons is one
 
     def switched(self, **changes: bool) -> CleanupRules:
@@ -361,6 +366,9 @@ def label_by_context(
             return "PERSON"
         if (match := APPOSITION.match(mention.after)) and knowledge.person_roles & {match[1], match[2]}:
             return "PERSON"
+    if rules.the_words and mention.label == "PERSON" and " " not in mention.text and THE_BEFORE.search(mention.before):
+        if not NOUN_AFTER.match(mention.after):  # "the Trump administration" is Trump's
+            return "MISC"
     if rules.person_lists and mention.label != "PERSON" and " " in mention.text and between_persons(mention, persons):
         return "PERSON"
     if rules.work_context:
@@ -469,7 +477,49 @@ def canonical_entities(
         if label == "PERSON" and " " in name:
             variants.append(name.rsplit(" ", 1)[-1])  # the surname: `--person biden` finds Joe Biden
         entities.append(EntityCount(name, label, count, tuple(dict.fromkeys(variants))))
+    if rules.nested_places:
+        entities += _nested_places(entities, knowledge)
     return tuple(sorted(entities, key=lambda entity: (-entity.count, entity.text)))
+
+
+NESTING_LABELS = frozenset({"ORG", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
+
+
+def _nested_places(entities: list[EntityCount], knowledge: EntityKnowledge) -> list[EntityCount]:
+    """The places named inside the article's other names and not named alone.
+
+    Leading words ("Volgograd Arena", "Colorado State University", "U.S. Air Force") or the words
+    after "of" ("University of Sheffield") that are a country, US state, continent, city of the
+    gazetteer or a place of the knowledge file. Not inside newspapers' names ("Washington Post"):
+    a paper is not about its city; nor streets' ("Washington Street").
+    """
+    seen = {entity.text for entity in entities}
+    found: dict[str, int] = {}
+    for entity in entities:
+        words = entity.text.split(" ")
+        if entity.label not in NESTING_LABELS or len(words) < 2:
+            continue
+        if fold(words[-1]) in knowledge.media_words or fold(words[-1]) in knowledge.road_words:
+            continue
+        parts = [" ".join(words[:end]) for end in range(len(words) - 1, 0, -1)]  # the longest first
+        if "of" in words[1:-1]:
+            parts.append(" ".join(words[words.index("of", 1) + 1 :]).removeprefix("the "))
+        for part in parts:
+            place = _place_name(part, knowledge)
+            if place is not None:
+                if place not in seen:
+                    found[place] = found.get(place, 0) + entity.count
+                break
+    return [EntityCount(place, "GPE", count) for place, count in found.items()]
+
+
+def _place_name(text: str, knowledge: EntityKnowledge) -> str | None:
+    """The canonical name of a place the text is, or None."""
+    known = knowledge.lookup(text)
+    if known is not None:
+        return known.name if known.label in {"GPE", "LOC"} else None
+    folded = fold(text)
+    return text if folded in knowledge.countries or folded in knowledge.cities else None
 
 
 def _person_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:
