@@ -66,6 +66,7 @@ KIND_BEFORE = re.compile(r"(?:^|\s)([a-z]+?)s?( like| such as)? $")  # "graphic 
 APPOSITION = re.compile(r"^, (?:an?|the|its|their|his|her) ([a-z-]+)(?: ([a-z-]+))?\b")  # ", an editor at"
 NOUN_AFTER = re.compile(r"^ ([a-z]+)\b")  # "Alpha console"
 THE_BEFORE = re.compile(r"(?:^|\s)[Tt]he $")
+PLURAL_ARTICLE_BEFORE = re.compile(r"(?:^|\s)(?:[Ll]es|[Ll]os|[Ll]as) $")  # "les Gilets Jaunes": a group
 PRONOUNS = frozenset(
     "i me my he him his she her hers it its they them their we us our you your who whom whose "
     "this that these those mine yours ours theirs himself herself itself themselves".split()
@@ -120,6 +121,8 @@ class EntityKnowledge:
     product_kinds: frozenset[str] = frozenset()
     product_nouns: frozenset[str] = frozenset()
     road_words: frozenset[str] = frozenset()
+    facility_kinds: frozenset[str] = frozenset()
+    media_first_words: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # countries, US states, continents
     cities: frozenset[str] = frozenset()
 
@@ -171,6 +174,8 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         product_kinds=words("product_kinds"),
         product_nouns=words("product_nouns"),
         road_words=words("road_words"),
+        facility_kinds=words("facility_kinds"),
+        media_first_words=words("media_first_words"),
         countries=frozenset(fold(place["name"]) for place in countries) - {""},
         cities=frozenset(fold(city["name"]) for city in cities) - {""},
     )
@@ -216,7 +221,8 @@ class CleanupRules:
     person_context: bool = True  # "fashion designer Halston", "actor Walker Evans": a person
     work_context: bool = True  # "the novel Koko Be Good", "games like Fortnite": a work or product, not a person
     place_heads: bool = True  # "Eternal City", "Death Valley" tagged ORG: places (but "Manchester City" stays)
-    the_words: bool = True  # "the Dressmaker", "the Hajj": a lone word after "the" is no person (another name)
+    the_words: bool = True  # "the Dressmaker", "les Gilets Jaunes": a lone word after "the", or a name after a
+    # plural article, is no person (another name)
     nested_places: bool = True  # "Volgograd Arena", "University of Sheffield": also name the place they hold
     person_lists: bool = True  # "Chuck Close, Walker Evans, Robert Mapplethorpe": a name between two persons is one
 
@@ -299,8 +305,8 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
                 return "EVENT"
             if head in knowledge.work_words:
                 return "WORK_OF_ART"
-            if folded[-1] in knowledge.media_words and label != "ORG":
-                return "ORG"  # "Edmonton Sun"
+            if (folded[-1] in knowledge.media_words or folded[0] in knowledge.media_first_words) and label != "ORG":
+                return "ORG"  # "Edmonton Sun", "Revue Esprit"
             if head in knowledge.facility_words and (
                 label != "PERSON" or len(words) >= 3 or head not in SURNAME_LIKE_FACILITIES
             ):
@@ -352,22 +358,28 @@ def label_by_context(
 ) -> str | None:
     """The label the words right before the mention give it, or None.
 
-    "the state of Amazonas" (a place), "fashion designer Halston", "Gustavo Faleiros, an editor"
-    (a person), "the novel Koko Be Good", "games like Fortnite", "the Alpha console" (a work, a
-    product). Only labels a name's words may overrule. `persons`: the article's spans tagged PERSON,
-    which make a list of names between two of them a list of persons.
+    "the state of Amazonas" (a place), "lycée Balzac" (a building), "fashion designer Halston",
+    "Gustavo Faleiros, an editor" (a person), "the novel Koko Be Good", "games like Fortnite", "the
+    Alpha console" (a work, a product). Only labels a name's words may overrule. `persons`: the
+    article's spans tagged PERSON, which make a list of names between two of them a list of persons.
     """
     if mention.label not in OVERRULED:
         return None
-    if rules.place_context and (match := OF_BEFORE.search(mention.before)) and match[1] in knowledge.place_kinds:
-        return "GPE"
+    if rules.place_context:
+        if (match := OF_BEFORE.search(mention.before)) and match[1] in knowledge.place_kinds:
+            return "GPE"
+        if (match := WORD_BEFORE.search(mention.before)) and fold(match[1]) in knowledge.facility_kinds:
+            return "FAC"  # "lycée Balzac", "rue Victor Hugo": a school, a street named after someone
     if rules.person_context and mention.label != "PERSON":
         if (match := WORD_BEFORE.search(mention.before)) and fold(match[1]) in knowledge.person_roles:
             return "PERSON"
         if (match := APPOSITION.match(mention.after)) and knowledge.person_roles & {match[1], match[2]}:
             return "PERSON"
-    if rules.the_words and mention.label == "PERSON" and " " not in mention.text and THE_BEFORE.search(mention.before):
-        if not NOUN_AFTER.match(mention.after):  # "the Trump administration" is Trump's
+    if rules.the_words and mention.label == "PERSON" and not NOUN_AFTER.match(mention.after):
+        # Not "the Trump administration", which is Trump's.
+        if (" " not in mention.text and THE_BEFORE.search(mention.before)) or PLURAL_ARTICLE_BEFORE.search(
+            mention.before
+        ):
             return "MISC"
     if rules.person_lists and mention.label != "PERSON" and " " in mention.text and between_persons(mention, persons):
         return "PERSON"

@@ -173,3 +173,15 @@ def test_a_nested_place_already_named_alone_is_not_added_twice_and_takes_its_can
     ]
     alone = canonical_entities(mentions_in(text, _spans(text, [("ORG", "U.S. Air Force")])), knowledge)
     assert ("United States", "GPE") in {(entity.text, entity.label) for entity in alone}
+
+
+def test_a_school_or_street_named_after_someone_is_a_building(knowledge):
+    text = "Les élèves du lycée Marcel Vardin et de la rue Solène Brac manifestent."
+    spans = [("PERSON", "Marcel Vardin"), ("PERSON", "Solène Brac")]
+    assert labels(text, spans, knowledge) == {"Marcel Vardin": "FAC", "Solène Brac": "FAC"}
+
+
+def test_a_name_after_a_plural_article_is_a_group_and_a_periodical_an_organisation(knowledge):
+    text = "Une marche appelée par les Bonnets Verts, selon la Revue Kestrel."
+    spans = [("PERSON", "Bonnets Verts"), ("PERSON", "Revue Kestrel")]
+    assert labels(text, spans, knowledge) == {"Bonnets Verts": "MISC", "Revue Kestrel": "ORG"}
