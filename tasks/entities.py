@@ -526,11 +526,13 @@ def _nested_places(entities: list[EntityCount], knowledge: EntityKnowledge) -> l
 
 
 def _place_name(text: str, knowledge: EntityKnowledge) -> str | None:
-    """The canonical name of a place the text is, or None."""
+    """The canonical name of a place the text is, or None (nor a short word: "San" of "San Ysidro" is no place)."""
     known = knowledge.lookup(text)
     if known is not None:
         return known.name if known.label in {"GPE", "LOC"} else None
     folded = fold(text)
+    if len(folded) <= 3:
+        return None
     return text if folded in knowledge.countries or folded in knowledge.cities else None
 
 

@@ -185,3 +185,11 @@ def test_a_name_after_a_plural_article_is_a_group_and_a_periodical_an_organisati
     text = "Une marche appelée par les Bonnets Verts, selon la Revue Kestrel."
     spans = [("PERSON", "Bonnets Verts"), ("PERSON", "Revue Kestrel")]
     assert labels(text, spans, knowledge) == {"Bonnets Verts": "MISC", "Revue Kestrel": "ORG"}
+
+
+def test_no_place_from_a_short_first_word_nor_from_a_newspaper_or_a_company_in_apposition(knowledge):
+    text = "Crossing at San Ysidro, as USA Today wrote, with Vandelor, a global producer of pumps."
+    spans = [("FAC", "San Ysidro"), ("ORG", "USA Today"), ("ORG", "Vandelor")]
+    found = labels(text, spans, knowledge)
+    assert "San" not in found and "United States" not in found
+    assert found["Vandelor"] == "ORG"  # a producer of goods is no person
