@@ -85,6 +85,9 @@ def summary_markdown(summary: RunSummary) -> str:
     if reasons:
         lines += ["", "| quarantine reason | files |", "| --- | ---: |"]
         lines += [f"| {reason} | {count} |" for reason, count in reasons]
+    if summary.languages_without_ner:
+        lines += ["", "| language without an NER model (indexed without entities) | articles |", "| --- | ---: |"]
+        lines += [f"| {language} | {count} |" for language, count in languages_without_ner(summary)]
     if summary.skipped_by_type:
         lines += ["", "| skipped type (no article format) | files |", "| --- | ---: |"]
         lines += [f"| {kind} | {count} |" for kind, count in skipped_types(summary)]
@@ -98,6 +101,11 @@ def skipped_types(summary: RunSummary) -> list[tuple[str, int]]:
     return sorted(summary.skipped_by_type.items(), key=lambda item: (-item[1], item[0]))
 
 
+def languages_without_ner(summary: RunSummary) -> list[tuple[str, int]]:
+    """Languages indexed without entities (no NER model), the most frequent first."""
+    return sorted(summary.languages_without_ner.items(), key=lambda item: (-item[1], item[0]))
+
+
 def publish_summary(summary: RunSummary, logger: logging.Logger | logging.LoggerAdapter) -> None:
     logger.info(
         "files_seen=%d written=%d unchanged=%d duplicates=%d near_duplicates=%d quarantined=%d failed=%d skipped=%d"
@@ -108,6 +116,9 @@ def publish_summary(summary: RunSummary, logger: logging.Logger | logging.Logger
     if summary.skipped:
         kinds = ", ".join(f"{kind} {count}" for kind, count in skipped_types(summary))
         logger.info("skipped %d files of no article format: %s", summary.skipped, kinds)
+    if summary.languages_without_ner:
+        languages = ", ".join(f"{language} {count}" for language, count in languages_without_ner(summary))
+        logger.info("articles indexed without entities (no NER model for their language): %s", languages)
     for problem in summary.problem_files:
         logger.warning("%s: %s", problem["reason"], printable(problem["path"]))
     unnamed = summary.quarantined + summary.failed - len(summary.problem_files)

@@ -63,11 +63,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (the usage is one `--help` away) and the contract's exit status 1."""
+    """argparse with a one-line error (the usage is one `--help` away) and the contract's exit status 1.
+
+    `dash_words`: a token such as `-word` that is no option of this parser is a positional word (a
+    search's exclusion), where argparse would refuse it as an unknown option.
+    """
+
+    def __init__(self, *args: Any, dash_words: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dash_words = dash_words
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        # NOTE: argparse's hook for "is this token an option?"; None means a positional.
+        if self.dash_words and is_dash_word(arg_string) and arg_string not in self._option_string_actions:
+            return None
+        return super()._parse_optional(arg_string)
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: {one_line(message)} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(1)
+
+
+def is_dash_word(token: str) -> bool:
+    """`-word`, `-"a phrase"`: one dash, then no dash (`--limit` is an option, `-` alone a positional)."""
+    return len(token) > 1 and token[0] == "-" and token[1] != "-"
+
+
+class QueryWords(argparse.Action):
+    """The query's words as one string (`newsetl search climate -tesla`), at most `max_chars` long."""
+
+    def __init__(self, *args: Any, max_chars: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_chars = max_chars
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, *_: Any) -> None:
+        query = values if isinstance(values, str) else " ".join(values)
+        if len(query) > self.max_chars:
+            raise argparse.ArgumentError(self, f"longer than {self.max_chars} characters ({len(query)})")
+        setattr(namespace, self.dest, query)
 
 
 def one_line(error: object) -> str:
@@ -145,8 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    def command(name: str, help_text: str, description: str = "") -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help_text, description=description or sentence(help_text))
+    def command(name: str, help_text: str, description: str = "", **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=description or sentence(help_text), **kwargs)
 
     es = command(
         "es", "the local single-node Elasticsearch (no Docker)",
@@ -228,11 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     search = command(
         "search", "full-text search with filters",
         "Full-text search: words ANDed, \"phrases\", OR, -word; filters by entity and publication date.",
+        dash_words=True,  # `newsetl search -tesla climate`: -tesla is a word to exclude, not an option
     )  # fmt: skip
-    query = bounded_text(QUERY_MAX_CHARS)
     search.add_argument(
-        "query", nargs="?", default="", type=query, help='words to look for (ANDed; "phrases", OR, -word)'
-    )
+        "query", nargs="*", default="", action=QueryWords, max_chars=QUERY_MAX_CHARS,
+        help='words to look for (ANDed; "phrases", OR, -word)',
+    )  # fmt: skip
     entity = bounded_text(FILTER_MAX_CHARS)
     naming = (("--person", "this person (repeatable)"), ("--org", "this organization"), ("--place", "this place"))
     for option, what in naming:
@@ -466,8 +500,16 @@ def render_summary(summary: dict[str, Any]) -> str:
         text += f"\ndeleted sources: {summary['deleted_sources']}, articles deleted: {summary['articles_deleted']}"
     if summary.get("failed"):
         text += f"\nfailed: {summary['failed']} files (transient errors; the next run reads them again)"
+    if summary.get("languages_without_ner"):
+        text += f"\nwithout entities (no NER model for the language): {languages_without_ner(summary)}"
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(summary.get("skipped_by_type", {}).items()))
     return text + (f"\nquarantined: {reasons}" if reasons else "") + (f"\nskipped: {skipped}" if skipped else "")
+
+
+def languages_without_ner(summary: dict[str, Any]) -> str:
+    """Languages indexed without entities, as "de: 350 articles, es: 27 articles" (the most frequent first)."""
+    counts = sorted(summary["languages_without_ner"].items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{language}: {count} article{'s' * (count != 1)}" for language, count in counts)
 
 
 def exit_status(summary: dict[str, Any]) -> int:

@@ -58,6 +58,15 @@ SCORE = re.compile(r"\s+\d{1,2}$")  # "Sweden 1" in a match report
 OFFICE_AFTER = re.compile(r"^\s*(?:minister|secretary|spokesman|spokeswoman|spokesperson)\b", re.IGNORECASE)
 INITIALS = re.compile(r"^(?:[A-Z][a-z]+ )?((?:[A-Z]\. ?)+)[A-Z][a-z]+(?:-[A-Z][a-z]+)?$")
 NORP_WORD = re.compile(r"^[A-Z][a-z]+ists?$")  # "Scientologist", "Buddhists"
+PLURAL_WORD = re.compile(r"^[A-Z][a-z]{3,}(?<![us])s$")  # "Argentines", "Texans"; not "Dominus"
+VERSION = re.compile(r"\s+v?\d+(?:\.\d+)*$")  # "Python 3", "Windows 10": the known name and a version
+WORD_BEFORE = re.compile(r"(?:^|\s)([A-Za-z][\w-]*)\s$")  # the word right before a span, a space between
+OF_BEFORE = re.compile(r"(?:^|\s)([a-z]+) of (?:the )?$")  # "the state of", "the town of the"
+KIND_BEFORE = re.compile(r"(?:^|\s)([a-z]+?)s?( like| such as)? $")  # "graphic novel", "games like"
+APPOSITION = re.compile(r"^, (?:an?|the|its|their|his|her) ([a-z-]+)(?: ([a-z-]+))?\b")  # ", an editor at"
+NOUN_AFTER = re.compile(r"^ ([a-z]+)\b")  # "Alpha console"
+THE_BEFORE = re.compile(r"(?:^|\s)[Tt]he $")
+PLURAL_ARTICLE_BEFORE = re.compile(r"(?:^|\s)(?:[Ll]es|[Ll]os|[Ll]as) $")  # "les Gilets Jaunes": a group
 PRONOUNS = frozenset(
     "i me my he him his she her hers it its they them their we us our you your who whom whose "
     "this that these those mine yours ours theirs himself herself itself themselves".split()
@@ -105,6 +114,15 @@ class EntityKnowledge:
     work_words: frozenset[str] = frozenset()
     media_words: frozenset[str] = frozenset()
     product_words: frozenset[str] = frozenset()
+    region_words: frozenset[str] = frozenset()
+    place_kinds: frozenset[str] = frozenset()
+    person_roles: frozenset[str] = frozenset()
+    work_kinds: frozenset[str] = frozenset()
+    product_kinds: frozenset[str] = frozenset()
+    product_nouns: frozenset[str] = frozenset()
+    road_words: frozenset[str] = frozenset()
+    facility_kinds: frozenset[str] = frozenset()
+    media_first_words: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # countries, US states, continents
     cities: frozenset[str] = frozenset()
 
@@ -149,6 +167,15 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         work_words=words("work_words"),
         media_words=words("media_words"),
         product_words=words("product_words"),
+        region_words=words("region_words"),
+        place_kinds=words("place_kinds"),
+        person_roles=words("person_roles"),
+        work_kinds=words("work_kinds"),
+        product_kinds=words("product_kinds"),
+        product_nouns=words("product_nouns"),
+        road_words=words("road_words"),
+        facility_kinds=words("facility_kinds"),
+        media_first_words=words("media_first_words"),
         countries=frozenset(fold(place["name"]) for place in countries) - {""},
         cities=frozenset(fold(city["name"]) for city in cities) - {""},
     )
@@ -164,14 +191,19 @@ class Mention:
     label: str
     text: str
     after: str = ""  # up to AFTER_CHARS characters following the span
+    before: str = ""  # up to BEFORE_CHARS characters before it
 
 
 AFTER_CHARS = 30
+BEFORE_CHARS = 30
 
 
 def mentions_in(text: str, spans: Iterable[tuple[str, int, int]]) -> list[Mention]:
     """The mentions of one NER text."""
-    return [Mention(label, text[start:end], text[end : end + AFTER_CHARS]) for label, start, end in spans]
+    return [
+        Mention(label, text[start:end], text[end : end + AFTER_CHARS], text[max(0, start - BEFORE_CHARS) : start])
+        for label, start, end in spans
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,6 +216,15 @@ class CleanupRules:
     short_names: bool = True  # "Putin" -> "Vladimir Putin", "Council" -> "Security Council", "IMF" -> its full name
     common_words: bool = True  # a lone capitalised word the article also uses in lowercase is no name
     office_fragments: bool = True  # "Home" in "Home Secretary" is part of an office
+    demonyms: bool = True  # "Argentines", "Texans": peoples (NORP), not organisations or persons
+    place_context: bool = True  # "the state of Amazonas", "the town of Yeoncheon": a place whatever the model said
+    person_context: bool = True  # "fashion designer Halston", "actor Walker Evans": a person
+    work_context: bool = True  # "the novel Koko Be Good", "games like Fortnite": a work or product, not a person
+    place_heads: bool = True  # "Eternal City", "Death Valley" tagged ORG: places (but "Manchester City" stays)
+    the_words: bool = True  # "the Dressmaker", "les Gilets Jaunes": a lone word after "the", or a name after a
+    # plural article, is no person (another name)
+    nested_places: bool = True  # "Volgograd Arena", "University of Sheffield": also name the place they hold
+    person_lists: bool = True  # "Chuck Close, Walker Evans, Robert Mapplethorpe": a name between two persons is one
 
     def switched(self, **changes: bool) -> CleanupRules:
         return CleanupRules(**{**self.__dict__, **changes})
@@ -264,8 +305,8 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
                 return "EVENT"
             if head in knowledge.work_words:
                 return "WORK_OF_ART"
-            if folded[-1] in knowledge.media_words and label != "ORG":
-                return "ORG"  # "Edmonton Sun"
+            if (folded[-1] in knowledge.media_words or folded[0] in knowledge.media_first_words) and label != "ORG":
+                return "ORG"  # "Edmonton Sun", "Revue Esprit"
             if head in knowledge.facility_words and (
                 label != "PERSON" or len(words) >= 3 or head not in SURNAME_LIKE_FACILITIES
             ):
@@ -276,12 +317,80 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
             return "NORP"
         if label != "PERSON" and (match := INITIALS.match(name)) and knowledge.lookup(match[1]) is None:
             return "PERSON"  # "K.C. Maurer", "George W. Bush" (but "U.S. Navy" is no one)
+    if rules.place_heads and label == "ORG" and len(words) >= 2 and folded[-1] in knowledge.region_words:
+        before = " ".join(folded[:-1])
+        if folded[-1] != "city" or before not in knowledge.cities | knowledge.countries:
+            return "LOC"  # "Eternal City", "Death Valley"; "Manchester City" is a club
     if rules.gazetteer:
         if fold(name) in knowledge.countries and label != "GPE":
             return "GPE"
         if label == "PERSON" and fold(name) in knowledge.cities:
             return "GPE"  # "São Paulo", "Paraná"
+    if rules.demonyms and label == "ORG" and is_demonym(name, knowledge):
+        return "NORP"
     return label
+
+
+def is_demonym(name: str, knowledge: EntityKnowledge) -> bool:
+    """A plural word that begins like a country, continent or US state but is none: "Argentines", "Texans"."""
+    folded = fold(name)
+    if not PLURAL_WORD.match(name) or folded in knowledge.countries or folded in knowledge.cities:
+        return False
+    stem = folded[: max(4, len(folded) - 4)]  # "argentin", "belg", "texa", "gree"
+    return any(place.startswith(stem) for place in knowledge.countries)
+
+
+LIST_BEFORE = re.compile(r"(?:,| and|, and) $")
+LIST_AFTER = re.compile(r"^(?:,| and|, and) ")
+
+
+def between_persons(mention: Mention, persons: frozenset[str]) -> bool:
+    """Whether the mention is an item of a list whose items right before and after it are persons."""
+    before, after = LIST_BEFORE.search(mention.before), LIST_AFTER.match(mention.after)
+    if not (before and after):
+        return False
+    previous, following = mention.before[: before.start()], mention.after[after.end() :]
+    return any(previous.endswith(name) for name in persons) and any(following.startswith(name) for name in persons)
+
+
+def label_by_context(
+    mention: Mention, knowledge: EntityKnowledge, rules: CleanupRules, persons: frozenset[str] = frozenset()
+) -> str | None:
+    """The label the words right before the mention give it, or None.
+
+    "the state of Amazonas" (a place), "lycée Balzac" (a building), "fashion designer Halston",
+    "Gustavo Faleiros, an editor" (a person), "the novel Koko Be Good", "games like Fortnite", "the
+    Alpha console" (a work, a product). Only labels a name's words may overrule. `persons`: the
+    article's spans tagged PERSON, which make a list of names between two of them a list of persons.
+    """
+    if mention.label not in OVERRULED:
+        return None
+    if rules.place_context:
+        if (match := OF_BEFORE.search(mention.before)) and match[1] in knowledge.place_kinds:
+            return "GPE"
+        if (match := WORD_BEFORE.search(mention.before)) and fold(match[1]) in knowledge.facility_kinds:
+            return "FAC"  # "lycée Balzac", "rue Victor Hugo": a school, a street named after someone
+    if rules.person_context and mention.label != "PERSON":
+        if (match := WORD_BEFORE.search(mention.before)) and fold(match[1]) in knowledge.person_roles:
+            return "PERSON"
+        if (match := APPOSITION.match(mention.after)) and knowledge.person_roles & {match[1], match[2]}:
+            return "PERSON"
+    if rules.the_words and mention.label == "PERSON" and not NOUN_AFTER.match(mention.after):
+        # Not "the Trump administration", which is Trump's.
+        if (" " not in mention.text and THE_BEFORE.search(mention.before)) or PLURAL_ARTICLE_BEFORE.search(
+            mention.before
+        ):
+            return "MISC"
+    if rules.person_lists and mention.label != "PERSON" and " " in mention.text and between_persons(mention, persons):
+        return "PERSON"
+    if rules.work_context:
+        if (match := KIND_BEFORE.search(mention.before)) and match[1] in knowledge.work_kinds:
+            return "WORK_OF_ART"
+        if match and match[2] and match[1] in knowledge.product_kinds and mention.label != "ORG":
+            return "PRODUCT"  # "games like Fortnite"; not "after the game Klopp said", nor the maker of an app
+        if mention.label == "PERSON" and (match := NOUN_AFTER.match(mention.after)):
+            return "PRODUCT" if match[1] in knowledge.product_nouns else None  # no one is "the Alpha console"
+    return None
 
 
 # --- the article --------------------------------------------------------------------------------
@@ -313,6 +422,7 @@ def canonical_entities(
     lowercase_words = set(re.findall(r"\b[a-z][a-z-]+\b", text)) if rules.common_words else set()
     names: list[_Name] = []
     fixed: dict[str, str] = {}  # name -> the label knowledge or its words give it
+    persons_tagged = frozenset(mention.text for mention in mentions if mention.label == "PERSON")
     for mention in mentions:
         if mention.label not in NAME_GROUPS:
             continue
@@ -325,11 +435,16 @@ def canonical_entities(
         if place:
             name = f"{name} {following.lower()}"  # "the Amazon rainforest"
         known = knowledge.lookup(name) if rules.known_names else None
+        versioned = knowledge.lookup(VERSION.sub("", name)) if rules.known_names and VERSION.search(name) else None
         if known is not None:
             name, label = known.name, known.label
             fixed[name] = label
+        elif versioned is not None:
+            label = versioned.label  # "Python 3" is the product Python, whatever the model said
         elif place:
             label = "LOC"
+        elif (context := label_by_context(mention, knowledge, rules, persons_tagged)) is not None:
+            label = context
         elif rules.office_fragments and mention.label != "PERSON" and OFFICE_AFTER.match(mention.after):
             continue  # "Shadow Home" Secretary, "Foreign Affairs" minister
         else:
@@ -374,7 +489,51 @@ def canonical_entities(
         if label == "PERSON" and " " in name:
             variants.append(name.rsplit(" ", 1)[-1])  # the surname: `--person biden` finds Joe Biden
         entities.append(EntityCount(name, label, count, tuple(dict.fromkeys(variants))))
+    if rules.nested_places:
+        entities += _nested_places(entities, knowledge)
     return tuple(sorted(entities, key=lambda entity: (-entity.count, entity.text)))
+
+
+NESTING_LABELS = frozenset({"ORG", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
+
+
+def _nested_places(entities: list[EntityCount], knowledge: EntityKnowledge) -> list[EntityCount]:
+    """The places named inside the article's other names and not named alone.
+
+    Leading words ("Volgograd Arena", "Colorado State University", "U.S. Air Force") or the words
+    after "of" ("University of Sheffield") that are a country, US state, continent, city of the
+    gazetteer or a place of the knowledge file. Not inside newspapers' names ("Washington Post"):
+    a paper is not about its city; nor streets' ("Washington Street").
+    """
+    seen = {entity.text for entity in entities}
+    found: dict[str, int] = {}
+    for entity in entities:
+        words = entity.text.split(" ")
+        if entity.label not in NESTING_LABELS or len(words) < 2:
+            continue
+        if fold(words[-1]) in knowledge.media_words or fold(words[-1]) in knowledge.road_words:
+            continue
+        parts = [" ".join(words[:end]) for end in range(len(words) - 1, 0, -1)]  # the longest first
+        if "of" in words[1:-1]:
+            parts.append(" ".join(words[words.index("of", 1) + 1 :]).removeprefix("the "))
+        for part in parts:
+            place = _place_name(part, knowledge)
+            if place is not None:
+                if place not in seen:
+                    found[place] = found.get(place, 0) + entity.count
+                break
+    return [EntityCount(place, "GPE", count) for place, count in found.items()]
+
+
+def _place_name(text: str, knowledge: EntityKnowledge) -> str | None:
+    """The canonical name of a place the text is, or None (nor a short word: "San" of "San Ysidro" is no place)."""
+    known = knowledge.lookup(text)
+    if known is not None:
+        return known.name if known.label in {"GPE", "LOC"} else None
+    folded = fold(text)
+    if len(folded) <= 3:
+        return None
+    return text if folded in knowledge.countries or folded in knowledge.cities else None
 
 
 def _person_aliases(names: list[_Name], knowledge: EntityKnowledge) -> dict[str, str]:

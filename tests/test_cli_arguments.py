@@ -101,3 +101,36 @@ def test_a_bad_run_parameter_from_the_prefect_ui_is_refused_like_a_setting():
         run_settings(load_settings({}), None, None, 0)
     with pytest.raises(ConfigurationError, match="since: not an ISO date or datetime: 'junk'"):
         parse_since("junk")
+
+
+@pytest.mark.parametrize(
+    ("argv", "query"),
+    [
+        (["search", "-tesla", "climate"], "-tesla climate"),  # an exclusion first, no `--` needed
+        (["search", "climate", "-tesla"], "climate -tesla"),
+        (["search", "-hotels"], "-hotels"),  # not read as -h with a value
+        (["search", "climate change", "OR", "-tesla"], "climate change OR -tesla"),
+        (["search", "--", "-tesla"], "-tesla"),  # the old way still works
+        (["search"], ""),
+    ],
+)
+def test_search_words_may_start_with_a_dash(argv, query):
+    from newsetl.cli import build_parser
+
+    assert build_parser().parse_args(argv).query == query
+
+
+def test_search_options_still_work_next_to_dash_words():
+    from newsetl.cli import build_parser
+
+    args = build_parser().parse_args(["search", "--person", "biden", "-tesla", "cars", "--limit", "3", "--json"])
+    assert (args.query, args.person, args.limit, args.json) == ("-tesla cars", ["biden"], 3, True)
+    assert build_parser().parse_args(["search", "--org", "-x"]).org == ["-x"]  # an option's value stays its value
+
+
+def test_an_unknown_double_dash_option_of_search_is_still_refused(capsys):
+    from newsetl.cli import build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["search", "--limt", "3", "x"])
+    assert exited.value.code == 1 and "unrecognized arguments: --limt" in capsys.readouterr().err

@@ -72,3 +72,10 @@ def test_the_summary_line_gives_the_commands_wall_time_and_says_failed_files_are
     line = render_summary({**summary, "failed": 2, "files_seen": 2, "seconds": 0.1, "wall_seconds": 11.04})
     assert "in 11.0s (pipeline 0.1s)" in line
     assert "failed: 2 files" in line and "next run" in line
+
+
+def test_the_summary_line_names_the_languages_indexed_without_entities():
+    summary = {name: 0 for name in ("files_seen", "written", "seconds", "wall_seconds")}
+    text = render_summary({**summary, "languages_without_ner": {"es": 27, "de": 350, "fi": 1}})
+    assert "without entities (no NER model for the language): de: 350 articles, es: 27 articles, fi: 1 article" in text
+    assert "without entities" not in render_summary({**summary, "languages_without_ner": {}})

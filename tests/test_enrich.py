@@ -201,6 +201,7 @@ def test_short_forms_join_the_fullest_name_in_the_article():
         "KCNA": ("ORG", 2),
         "International Monetary Fund": ("ORG", 2),
         "North Korea": ("GPE", 2),
+        "United States": ("GPE", 2),  # the place inside "US State Department" (nested_places)
     }
 
 

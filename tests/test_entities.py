@@ -144,6 +144,7 @@ def test_head_words_make_places_events_media_and_works(knowledge):
         "Museum of Flight": ("FAC", 1),
         "Castlefrank Road": ("FAC", 1),
         "Taipei Lantern Festival": ("EVENT", 1),
+        "Taipei": ("GPE", 1),  # the place inside the event's name (nested_places)
         "Edmonton Sun": ("ORG", 1),
         "Space Shuttle Atlantis": ("PRODUCT", 1),
         "STS-134": ("PRODUCT", 1),

@@ -44,3 +44,9 @@ def test_outside_a_flow_run_there_is_no_progress_artifact():
     progress = RunProgress(files_seen=10, total_files=10)
     assert progress.artifact_id is None
     progress.advance("indexed", 5)  # a no-op for Prefect, not an error
+
+
+def test_summary_table_counts_the_articles_of_languages_without_an_ner_model():
+    markdown = summary_markdown(a_summary(languages_without_ner={"es": 2, "de": 5}))
+    assert markdown.index("| de | 5 |") < markdown.index("| es | 2 |")
+    assert "without an NER model" not in summary_markdown(a_summary())
