@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
@@ -16,6 +16,7 @@ from prefect.utilities.annotations import quote
 from newsetl.config.settings import Settings, load_settings, validate
 from newsetl.flows.report import RunProgress, publish_summary
 from newsetl.tasks.clean import RunBoilerplate, RunStore, clean_batch_task, learn_run_boilerplate_task
+from newsetl.tasks.cluster_cleaning import ClusterCleaning
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
 from newsetl.tasks.extract import extract_batch, extract_batch_task
@@ -93,7 +94,10 @@ def run_pipeline(
             quote(read_to_learn(plan, settings, ner)), settings.clean, summary,
             lambda files: progress.advance("learned", files),
         )  # fmt: skip
-        for cleaned in cleaned_ahead(plan, settings, _Cleaning(store, boilerplate), ner, summary, progress):
+        cleaning = _Cleaning(store, boilerplate)
+        if ner.ner.on_cluster and plan.to_read:
+            cleaning.on_workers = ClusterCleaning(ner.ner, settings.clean, boilerplate)
+        for cleaned in cleaned_ahead(plan, settings, cleaning, ner, summary, progress):
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
@@ -117,7 +121,7 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
         yield from (extract_batch(files, settings.extract) for files in batches)
         return
     in_flight = ner.ner.executor.workers_now() + 1
-    window: deque[Future] = deque()
+    window: deque[Any] = deque()  # futures
     for files in batches:
         window.append(ner.ner.submit(extract_batch, files, settings.extract))
         if len(window) >= in_flight:
@@ -130,16 +134,17 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
 class _ReadAhead:
     """A batch read ahead: its extraction (here, or a future on the workers), then its cleaning, NER started."""
 
-    extraction: ExtractedBatch | Future | None  # None once cleaned: the cleaned batch holds the text
+    extraction: ExtractedBatch | Any  # extracted here, or a future of the workers'; None once cleaned
     cleaned: CleanedBatch | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Cleaning:
-    """What cleaning a batch takes besides the batch: the run's store and boilerplate knowledge."""
+    """What cleaning a batch takes besides the batch: the run's store and boilerplate knowledge; where it runs."""
 
     store: RunStore
     boilerplate: RunBoilerplate
+    on_workers: ClusterCleaning | None = None  # on a Dask cluster: the workers clean, this process reads the store
 
 
 def cleaned_ahead(
@@ -189,11 +194,12 @@ def _next_batch(
     for slot in list(window)[: ahead + 1]:
         if slot.cleaned is None:
             extracted = slot.extraction
-            if isinstance(extracted, Future):
+            if cleaning.on_workers is None and not isinstance(extracted, ExtractedBatch):
                 with summary.timed("extract"):
                     extracted = ner.ner.result(extracted)
+            on_workers = cleaning.on_workers.clean if cleaning.on_workers is not None else None
             slot.cleaned = clean_batch_task(
-                quote(extracted), cleaning.store, settings.clean, summary, quote(cleaning.boilerplate)
+                quote(extracted), cleaning.store, settings.clean, summary, quote(cleaning.boilerplate), on_workers
             )
             slot.extraction = None
             start_ner_task(quote(slot.cleaned), quote(plan.known), ner, summary)

@@ -843,9 +843,26 @@ def persisted_counts(
     articles: Iterable[ExtractedArticle], store: ArticleStore, fingerprint: Fingerprint = line_fingerprint
 ) -> dict[str, GroupCounts]:
     """What earlier runs saw of the batch's groups and blocks: stories per group, stories per block."""
-    fingerprints = {article.group: set() for article in articles}  # type: dict[str, set[str]]
+    return counts_in_store(block_fingerprints(articles, fingerprint), store)
+
+
+def block_fingerprints(
+    articles: Iterable[ExtractedArticle], fingerprint: Fingerprint = line_fingerprint
+) -> dict[str, set[str]]:
+    """Per group of the articles, the fingerprints of their blocks: what the store is asked to count."""
+    fingerprints: dict[str, set[str]] = {}
     for article in articles:
-        fingerprints[article.group] |= article_fingerprints(article, fingerprint)
+        fingerprints.setdefault(article.group, set()).update(article_fingerprints(article, fingerprint))
+    return fingerprints
+
+
+def batch_block_fingerprints(extracted: ExtractedBatch) -> dict[str, set[str]]:
+    """block_fingerprints of a batch's articles (run where the batch is: a worker sends back only these)."""
+    return block_fingerprints(extracted.articles, functools.cache(line_fingerprint))
+
+
+def counts_in_store(fingerprints: Mapping[str, set[str]], store: ArticleStore) -> dict[str, GroupCounts]:
+    """What earlier runs saw of these groups and their blocks: stories per group, stories per block."""
     keys = {f"{group_key(group)}:{fp}": (group, fp) for group, fps in fingerprints.items() for fp in fps}
     group_stories, block_stories = store.block_counts(fingerprints, keys)
     counts: dict[str, Counter[str]] = {group: Counter() for group in fingerprints}
@@ -860,10 +877,21 @@ def clean_batch(
 ) -> CleanedBatch:
     """Strip boilerplate learned from the run's files (or this batch's) and earlier runs' counts of the same groups."""
     fingerprint = functools.cache(line_fingerprint)  # each block is fingerprinted once here, not four times
+    persisted = persisted_counts(extracted.articles, store, fingerprint)
+    return clean_batch_with_counts(extracted, settings, run, persisted, fingerprint)
+
+
+def clean_batch_with_counts(
+    extracted: ExtractedBatch,
+    settings: CleanSettings,
+    run: RunBoilerplate | None,
+    persisted: Mapping[str, GroupCounts],
+    fingerprint: Fingerprint | None = None,
+) -> CleanedBatch:
+    """clean_batch with earlier runs' counts of the batch's groups given (a worker cleans so, without the store)."""
+    fingerprint = fingerprint or functools.cache(line_fingerprint)
     learned = learn_boilerplate(extracted.articles, settings, fingerprint) if run is None else run.learned
-    model = _restricted(learned, extracted.articles, fingerprint).merge(
-        persisted_counts(extracted.articles, store, fingerprint)
-    )
+    model = _restricted(learned, extracted.articles, fingerprint).merge(persisted)
     articles: list[CleanArticle] = []
     problems = list(extracted.problems)
     kept_files: dict[str, list[CleanArticle]] = {}
@@ -954,16 +982,18 @@ def _restricted(
 
 @task(name="clean", cache_policy=NONE)
 def clean_batch_task(
-    extracted: ExtractedBatch,
+    extracted: ExtractedBatch | Any,
     store: ArticleStore,
     settings: CleanSettings,
     summary: RunSummary,
     run: RunBoilerplate | None = None,
+    on_workers: Callable[[Any, ArticleStore], CleanedBatch] | None = None,
 ) -> CleanedBatch:
-    """Remove boilerplate from a batch's articles."""
+    """Remove boilerplate from a batch's articles (`on_workers`: cleans it there, given the batch or its future)."""
     with summary.timed("clean"):
-        cleaned = clean_batch(extracted, store, settings, run)
-    return cleaned
+        if on_workers is not None:
+            return on_workers(extracted, store)
+        return clean_batch(extracted, store, settings, run)
 
 
 @task(name="learn-boilerplate", cache_policy=NONE)

@@ -34,6 +34,7 @@ from newsetl.tasks.ner_worker import (
     TextSpans,
     find_entities,
     load_worker_models,
+    passed_through,
     start_local_worker,
     worker_enrichments,
 )
@@ -209,9 +210,31 @@ class NerRunner:
             del self._last_batch[pair]
             self._found.pop(pair, None)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        """Other work for the same workers (reading and extraction, when they see the same paths)."""
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Other work for the same workers (reading, extraction, cleaning): a future, read with `result`.
+
+        On Dask, the client's own future: passed to another `submit`, the work runs where its result is.
+        """
+        client = self.executor.client
+        if client is not None:
+            return client.submit(fn, *args, pure=False)
         return self.executor.executor.submit(fn, *args)
+
+    def put(self, data: Any) -> Any:
+        """Data put on the workers once (a future standing for it in `submit`); on a local pool, the data itself.
+
+        NOTE: a task returning the data, not Client.scatter: scattered data dies with its worker (the
+        tasks that need it are then cancelled), while a task's result is computed again elsewhere.
+        """
+        client = self.executor.client
+        if client is None:
+            return data
+        return client.submit(passed_through, data, pure=False)
+
+    @property
+    def on_cluster(self) -> bool:
+        """Whether the workers are a Dask cluster's (known without opening the executor)."""
+        return bool(self.cluster.address)
 
     def result(self, future: Future) -> Any:
         """A future's result; a lost worker or scheduler, or a cluster left without workers, as one-line errors."""

@@ -137,6 +137,11 @@ def worker_enrichments(
     return ArticleFindings(worker_name(), keys, languages, spans, enrichments)
 
 
+def passed_through(value: Any) -> Any:
+    """The value itself: data a driver puts on the workers as a task's result (see NerRunner.put)."""
+    return value
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 

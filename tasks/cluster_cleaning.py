@@ -1,0 +1,38 @@
+"""Cleaning a batch on a Dask worker; this process keeps only the store's part of it.
+
+The worker holding the batch (it extracted it, or got it once) fingerprints its blocks; this
+process asks the store what earlier runs counted of them (the only state cleaning reads besides
+the run's boilerplate knowledge, put on the workers once per run); the same worker then
+cleans the batch with both. It is clean_batch's own code on the same input: the same bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from newsetl.config.settings import CleanSettings
+from newsetl.tasks.clean import RunBoilerplate, batch_block_fingerprints, clean_batch_with_counts, counts_in_store
+from newsetl.tasks.ner import NerRunner
+from newsetl.tasks.records import CleanedBatch, ExtractedBatch
+from newsetl.tasks.store import ArticleStore
+
+
+@dataclass
+class ClusterCleaning:
+    """A run's cleaning on the cluster of its NER runner."""
+
+    runner: NerRunner
+    settings: CleanSettings
+    run: RunBoilerplate | None
+    _run_on_workers: Any = field(default=None, init=False, repr=False)
+
+    def clean(self, extraction: ExtractedBatch | Any, store: ArticleStore) -> CleanedBatch:
+        """The batch (extracted here, or a worker's future of it) cleaned on a worker; the store read here."""
+        if self._run_on_workers is None and self.run is not None:
+            self._run_on_workers = self.runner.put(self.run)
+        batch = self.runner.put(extraction) if isinstance(extraction, ExtractedBatch) else extraction
+        fingerprints = self.runner.result(self.runner.submit(batch_block_fingerprints, batch))
+        persisted = counts_in_store(fingerprints, store)
+        cleaning = self.runner.submit(clean_batch_with_counts, batch, self.settings, self._run_on_workers, persisted)
+        return self.runner.result(cleaning)
