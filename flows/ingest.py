@@ -15,7 +15,14 @@ from prefect.utilities.annotations import quote
 
 from newsetl.config.settings import Settings, load_settings, validate
 from newsetl.flows.report import RunProgress, publish_summary
-from newsetl.tasks.clean import RunBoilerplate, RunStore, clean_batch_task, learn_run_boilerplate_task
+from newsetl.tasks.clean import (
+    EvidenceBatch,
+    RunBoilerplate,
+    RunStore,
+    batch_evidence,
+    clean_batch_task,
+    learn_run_boilerplate_task,
+)
 from newsetl.tasks.cluster_cleaning import ClusterCleaning
 from newsetl.tasks.discover import discover_task
 from newsetl.tasks.enrich import enrich_batch_task, start_ner_task
@@ -109,11 +116,12 @@ def run_pipeline(
     return summary
 
 
-def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iterator[ExtractedBatch]:
+def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iterator[ExtractedBatch | EvidenceBatch]:
     """Every batch the run reads, extracted for the boilerplate learning pass, in order.
 
     When the workers see the same paths they extract, a few batches at a time (one per worker, and
-    one more so none waits); this process holds only those.
+    one more so none waits); Dask workers send back only what learning reads of each article (its
+    story evidence). This process holds only those.
     """
     size = settings.flow.batch_size
     batches = [plan.to_read[start : start + size] for start in range(0, len(plan.to_read), size)]
@@ -123,7 +131,9 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
     in_flight = ner.ner.executor.workers_now() + 1
     window: deque[Any] = deque()  # futures
     for files in batches:
-        window.append(ner.ner.submit(extract_batch, files, settings.extract))
+        extraction = ner.ner.submit(extract_batch, files, settings.extract)
+        # On Dask the evidence is made where the batch was extracted; a local pool sends the batch back.
+        window.append(ner.ner.submit(batch_evidence, extraction) if ner.ner.on_cluster else extraction)
         if len(window) >= in_flight:
             yield ner.ner.result(window.popleft())
     while window:

@@ -44,6 +44,7 @@ from newsetl.tasks.records import (
     FileRead,
     Quarantine,
     RunSummary,
+    SourceFile,
     SourceState,
 )
 from newsetl.tasks.source_state import group_key
@@ -120,6 +121,50 @@ def story_shingles(paragraphs: Iterable[str]) -> frozenset[int]:
 def article_key(article: ExtractedArticle) -> str:
     """The article's place: its file, and its record inside the file when there are several."""
     return f"{article.source.path}\0{article.source.record or ''}"
+
+
+@dataclass(frozen=True)
+class StoryEvidence:
+    """What learning a folder's boilerplate reads of an article: made where the article is (a worker sends these)."""
+
+    key: str  # article_key
+    path: str
+    group: str
+    blocks: frozenset[str]  # fingerprints of its blocks
+    long_blocks: frozenset[str]  # those of its blocks of LONG_BLOCK_WORDS words or more
+    shingles: frozenset[int]  # story_shingles
+
+
+@dataclass(frozen=True)
+class EvidenceBatch:
+    """A batch's story evidence, articles in path order; its files (the run's progress counts them)."""
+
+    files: tuple[SourceFile, ...]
+    articles: tuple[StoryEvidence, ...]
+
+
+def story_evidence(article: ExtractedArticle, fingerprint: Fingerprint = line_fingerprint) -> StoryEvidence:
+    """An article's StoryEvidence."""
+    paragraphs = article.paragraphs
+    return StoryEvidence(
+        key=article_key(article),
+        path=article.source.path,
+        group=article.group,
+        blocks=frozenset(fp for fp in map(fingerprint, paragraphs) if fp),
+        long_blocks=frozenset(
+            fp
+            for paragraph in paragraphs
+            if len(comparison_form(paragraph).split()) >= LONG_BLOCK_WORDS and (fp := fingerprint(paragraph))
+        ),
+        shingles=story_shingles(paragraphs),
+    )
+
+
+def batch_evidence(batch: ExtractedBatch) -> EvidenceBatch:
+    """The story evidence of a batch's articles, in path (then record) order."""
+    fingerprint = functools.cache(line_fingerprint)  # one cache per batch: memory stays flat over a run
+    articles = sorted(batch.articles, key=lambda a: (a.source.path, a.source.record or ""))
+    return EvidenceBatch(batch.files, tuple(story_evidence(article, fingerprint) for article in articles))
 
 
 @dataclass(frozen=True)
@@ -209,11 +254,10 @@ def learn_boilerplate(
     stories: dict[str, _GroupStories] = {}
     placed: list[tuple[str, str, int, frozenset[int]]] = []  # (article key, group, story, shingles)
     for article in articles:
-        group_stories = stories.setdefault(article.group, _GroupStories(fingerprint))
-        shingles = story_shingles(article.paragraphs)
-        story = group_stories.add(article, shingles)
+        evidence = story_evidence(article, fingerprint)
+        story = stories.setdefault(article.group, _GroupStories()).add(evidence)
         if story is not None:
-            placed.append((article_key(article), article.group, story, shingles))
+            placed.append((evidence.key, article.group, story, evidence.shingles))
     return BoilerplateModel(
         {group: group_stories.counts() for group, group_stories in stories.items()}, _copies_elsewhere(placed, stories)
     )
@@ -244,37 +288,29 @@ def _copies_elsewhere(
 class _GroupStories:
     """One group's articles folded into stories (versions of one story count once)."""
 
-    def __init__(self, fingerprint: Fingerprint) -> None:
-        self.fingerprint = fingerprint
+    def __init__(self) -> None:
         self.story_blocks: list[set[str]] = []  # every fingerprint seen in each story
         self.stories_of_shingle: dict[int, set[int]] = {}
         self.stories_of_long_block: dict[str, set[int]] = {}
 
-    def add(self, article: ExtractedArticle, shingles: frozenset[int] | None = None) -> int | None:
+    def add(self, evidence: StoryEvidence) -> int | None:
         """Count the article's blocks in its story (a new one unless it is a version of one seen); its story."""
-        blocks = {fp for fp in map(self.fingerprint, article.paragraphs) if fp}
-        if not blocks:
+        if not evidence.blocks:
             return None
-        shingles = story_shingles(article.paragraphs) if shingles is None else shingles
-        long_blocks = {
-            fp
-            for paragraph in article.paragraphs
-            if len(comparison_form(paragraph).split()) >= LONG_BLOCK_WORDS and (fp := self.fingerprint(paragraph))
-        }
-        story = self._same_story(shingles)
+        story = self._same_story(evidence.shingles)
         if story is None:
-            story = self._copy_of(long_blocks)
+            story = self._copy_of(evidence.long_blocks)
         if story is None:
             story = len(self.story_blocks)
             self.story_blocks.append(set())
-        self.story_blocks[story] |= blocks
-        for shingle in shingles:
+        self.story_blocks[story] |= evidence.blocks
+        for shingle in evidence.shingles:
             self.stories_of_shingle.setdefault(shingle, set()).add(story)
-        for fingerprint in long_blocks:
+        for fingerprint in evidence.long_blocks:
             self.stories_of_long_block.setdefault(fingerprint, set()).add(story)
         return story
 
-    def _copy_of(self, long_blocks: set[str]) -> int | None:
+    def _copy_of(self, long_blocks: frozenset[str]) -> int | None:
         """The story already holding most long paragraphs of the article: a copy too short for the shingle rule.
 
         Without it a short story and its copy (or its edition with a sentence added) counted as two
@@ -764,27 +800,26 @@ class RunBoilerplate:
     story_files: frozenset[str]
 
 
-def learn_run_boilerplate(batches: Iterable[ExtractedBatch], settings: CleanSettings) -> RunBoilerplate:
+def learn_run_boilerplate(batches: Iterable[ExtractedBatch | EvidenceBatch], settings: CleanSettings) -> RunBoilerplate:
     """Stories, block counts per group and copies across groups over every article of the batches (files in path order).
 
-    The batches are consumed one at a time (only the counts and each story's shingle sample are kept)."""
+    The batches (extracted, or their story evidence made where they were extracted) are consumed one
+    at a time: only the counts and each story's shingle sample are kept."""
     del settings  # thresholds apply when the model is used
     stories: dict[str, _GroupStories] = {}
     story_files: set[str] = set()
     placed: list[tuple[str, str, int, frozenset[int]]] = []  # (article key, group, story, shingles)
     for batch in batches:
-        fingerprint = functools.cache(line_fingerprint)  # one cache per batch: memory stays flat over a run
-        for article in sorted(batch.articles, key=lambda a: (a.source.path, a.source.record or "")):
-            group_stories = stories.setdefault(article.group, _GroupStories(line_fingerprint))
-            group_stories.fingerprint = fingerprint
-            shingles = story_shingles(article.paragraphs)
+        evidence = batch if isinstance(batch, EvidenceBatch) else batch_evidence(batch)
+        for article in evidence.articles:
+            group_stories = stories.setdefault(article.group, _GroupStories())
             new_story = len(group_stories.story_blocks)  # the number a story this article starts gets
-            story = group_stories.add(article, shingles)
+            story = group_stories.add(article)
             if story is None:
                 continue
-            placed.append((article_key(article), article.group, story, shingles))
+            placed.append((article.key, article.group, story, article.shingles))
             if story == new_story:
-                story_files.add(article.source.path)
+                story_files.add(article.path)
     counts = {group: group_stories.counts() for group, group_stories in stories.items()}
     return RunBoilerplate(BoilerplateModel(counts, _copies_elsewhere(placed, stories)), frozenset(story_files))
 
@@ -998,7 +1033,7 @@ def clean_batch_task(
 
 @task(name="learn-boilerplate", cache_policy=NONE)
 def learn_run_boilerplate_task(
-    batches: Iterable[ExtractedBatch],
+    batches: Iterable[ExtractedBatch | EvidenceBatch],
     settings: CleanSettings,
     summary: RunSummary,
     on_batch: Callable[[int], None] | None = None,
