@@ -103,7 +103,7 @@ def run_pipeline(
         )  # fmt: skip
         cleaning = _Cleaning(store, boilerplate)
         if ner.ner.on_cluster and plan.to_read:
-            cleaning.on_workers = ClusterCleaning(ner.ner, settings.clean, boilerplate)
+            cleaning.on_workers = ClusterCleaning(ner.ner, settings.clean, boilerplate, settings.dedupe)
         for cleaned in cleaned_ahead(plan, settings, cleaning, ner, summary, progress):
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)

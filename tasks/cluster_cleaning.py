@@ -3,16 +3,25 @@
 The worker holding the batch (it extracted it, or got it once) fingerprints its blocks; this
 process asks the store what earlier runs counted of them (the only state cleaning reads besides
 the run's boilerplate knowledge, put on the workers once per run); the same worker then
-cleans the batch with both. It is clean_batch's own code on the same input: the same bodies.
+cleans the batch with both, and sketches each article for near-duplicate search. It is
+clean_batch's and sketch_body's own code on the same input: the same bodies, the same clusters.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsetl.config.settings import CleanSettings
-from newsetl.tasks.clean import RunBoilerplate, batch_block_fingerprints, clean_batch_with_counts, counts_in_store
+from newsetl.config.settings import CleanSettings, DedupeSettings
+from newsetl.tasks.clean import (
+    GroupCounts,
+    RunBoilerplate,
+    batch_block_fingerprints,
+    clean_batch_with_counts,
+    counts_in_store,
+)
+from newsetl.tasks.dedupe import sketch_body
 from newsetl.tasks.ner import NerRunner
 from newsetl.tasks.records import CleanedBatch, ExtractedBatch
 from newsetl.tasks.store import ArticleStore
@@ -25,6 +34,7 @@ class ClusterCleaning:
     runner: NerRunner
     settings: CleanSettings
     run: RunBoilerplate | None
+    dedupe: DedupeSettings
     _run_on_workers: Any = field(default=None, init=False, repr=False)
 
     def clean(self, extraction: ExtractedBatch | Any, store: ArticleStore) -> CleanedBatch:
@@ -34,5 +44,20 @@ class ClusterCleaning:
         batch = self.runner.put(extraction) if isinstance(extraction, ExtractedBatch) else extraction
         fingerprints = self.runner.result(self.runner.submit(batch_block_fingerprints, batch))
         persisted = counts_in_store(fingerprints, store)
-        cleaning = self.runner.submit(clean_batch_with_counts, batch, self.settings, self._run_on_workers, persisted)
+        cleaning = self.runner.submit(
+            clean_and_sketch, batch, self.settings, self._run_on_workers, persisted, self.dedupe
+        )
         return self.runner.result(cleaning)
+
+
+def clean_and_sketch(
+    extracted: ExtractedBatch,
+    settings: CleanSettings,
+    run: RunBoilerplate | None,
+    persisted: dict[str, GroupCounts],
+    dedupe: DedupeSettings,
+) -> CleanedBatch:
+    """The batch cleaned, with each article's near-duplicate sketch (what deduplication would make of it)."""
+    cleaned = clean_batch_with_counts(extracted, settings, run, persisted)
+    sketches = {article.text_hash: sketch_body(article.body, dedupe) for article in cleaned.articles}
+    return dataclasses.replace(cleaned, sketches=sketches)

@@ -221,7 +221,12 @@ def deduplicate_batch(
     cleaned = dataclasses.replace(cleaned, articles=tuple(articles))
     stored = store.stored_articles(ids_to_fetch(cleaned.articles, previous))
     plan = reconcile_batch(cleaned.articles, read_paths, previous, stored)
-    sketches = {group.id: sketch_body(group.representative.body, settings) for group in plan.new_groups}
+    # Sketched where the batch was cleaned (a worker), or here.
+    sketches = {
+        group.id: cleaned.sketches.get(group.representative.text_hash)
+        or sketch_body(group.representative.body, settings)
+        for group in plan.new_groups
+    }
     # The date clustering orders by must be the one the document will hold (the mtime fallback included).
     new = [
         dataclasses.replace(

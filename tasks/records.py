@@ -248,6 +248,9 @@ class CleanedBatch:
     quarantined: tuple[Quarantine, ...] = ()
     problems: tuple[Quarantine, ...] = ()
     failed: dict[str, str] = field(default_factory=dict)
+    # Near-duplicate sketches (tasks/dedupe.BodySketch) of the articles by text_hash, when the batch
+    # was cleaned on a worker; deduplication makes those missing.
+    sketches: dict[str, Any] = field(default_factory=dict)
 
 
 # Outcomes of a file, as counted in the run summary (README, "Run summary").
