@@ -125,7 +125,7 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
     """
     size = settings.flow.batch_size
     batches = [plan.to_read[start : start + size] for start in range(0, len(plan.to_read), size)]
-    if not (settings.cluster.shared_paths and ner.ner.runs_ahead):
+    if not (batches and settings.cluster.shared_paths and ner.ner.runs_ahead):
         yield from (extract_batch(files, settings.extract) for files in batches)
         return
     in_flight = ner.ner.executor.workers_now() + 1
@@ -180,7 +180,9 @@ def cleaned_ahead(
     window: deque[_ReadAhead] = deque()
     for start in range(0, len(plan.to_read), settings.flow.batch_size):
         files = plan.to_read[start : start + settings.flow.batch_size]
-        if on_workers:
+        if on_workers and cleaning.on_workers is not None:
+            window.append(_ReadAhead(cleaning.on_workers.read(files, settings.extract)))
+        elif on_workers:
             window.append(_ReadAhead(ner.ner.submit(extract_batch, files, settings.extract)))
         else:
             window.append(_ReadAhead(extract_batch_task(quote(files), settings.extract, summary)))

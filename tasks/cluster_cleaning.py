@@ -10,10 +10,11 @@ clean_batch's and sketch_body's own code on the same input: the same bodies, the
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from newsetl.config.settings import CleanSettings, DedupeSettings
+from newsetl.config.settings import CleanSettings, DedupeSettings, ExtractSettings
 from newsetl.tasks.clean import (
     GroupCounts,
     RunBoilerplate,
@@ -22,9 +23,18 @@ from newsetl.tasks.clean import (
     counts_in_store,
 )
 from newsetl.tasks.dedupe import sketch_body
+from newsetl.tasks.extract import extract_batch
 from newsetl.tasks.ner import NerRunner
-from newsetl.tasks.records import CleanedBatch, ExtractedBatch
+from newsetl.tasks.records import CleanedBatch, ExtractedBatch, SourceFile
 from newsetl.tasks.store import ArticleStore
+
+
+@dataclass(frozen=True)
+class BatchOnWorkers:
+    """A batch extracted on a worker, and its block fingerprints: futures."""
+
+    batch: Any
+    fingerprints: Any
 
 
 @dataclass
@@ -37,13 +47,20 @@ class ClusterCleaning:
     dedupe: DedupeSettings
     _run_on_workers: Any = field(default=None, init=False, repr=False)
 
-    def clean(self, extraction: ExtractedBatch | Any, store: ArticleStore) -> CleanedBatch:
-        """The batch (extracted here, or a worker's future of it) cleaned on a worker; the store read here."""
+    def read(self, files: Sequence[SourceFile], settings: ExtractSettings) -> BatchOnWorkers:
+        """The files read and extracted on a worker, their blocks fingerprinted there as soon as they are."""
+        batch = self.runner.submit(extract_batch, files, settings)
+        return BatchOnWorkers(batch, self.runner.submit(batch_block_fingerprints, batch))
+
+    def clean(self, extraction: ExtractedBatch | BatchOnWorkers, store: ArticleStore) -> CleanedBatch:
+        """The batch (extracted here, or on a worker by `read`) cleaned on a worker; the store read here."""
         if self._run_on_workers is None and self.run is not None:
             self._run_on_workers = self.runner.put(self.run)
-        batch = self.runner.put(extraction) if isinstance(extraction, ExtractedBatch) else extraction
-        fingerprints = self.runner.result(self.runner.submit(batch_block_fingerprints, batch))
-        persisted = counts_in_store(fingerprints, store)
+        if isinstance(extraction, ExtractedBatch):
+            batch = self.runner.put(extraction)
+            extraction = BatchOnWorkers(batch, self.runner.submit(batch_block_fingerprints, batch))
+        batch = extraction.batch
+        persisted = counts_in_store(self.runner.result(extraction.fingerprints), store)
         cleaning = self.runner.submit(
             clean_and_sketch, batch, self.settings, self._run_on_workers, persisted, self.dedupe
         )

@@ -48,6 +48,7 @@ from newsetl.tasks.records import (
 )
 
 CHUNK_CHARS = 50_000  # characters sent to a worker at a time: about half a second of NER
+FIRST = 10  # Dask priority of work this process waits on (chunks have 0: they run when nothing else waits)
 WORKER_CHECK_SECONDS = 2.0  # how often a wait on the cluster checks that it still has workers
 
 LOCAL, PROCESSES, DASK = "local", "processes", "dask"
@@ -191,7 +192,7 @@ class NerRunner:
         client = self.executor.client
         if client is None:
             return None
-        return client.submit(fn, *args, pure=False, priority=10)
+        return client.submit(fn, *args, pure=False, priority=FIRST)
 
     def known(self, pairs: Iterable[Pair]) -> dict[Pair, TextSpans]:
         """The spans found so far of these pairs."""
@@ -217,7 +218,8 @@ class NerRunner:
         """
         client = self.executor.client
         if client is not None:
-            return client.submit(fn, *args, pure=False)
+            # Ahead of queued NER chunks: this process waits on it, and the next chunks come from it.
+            return client.submit(fn, *args, pure=False, priority=FIRST)
         return self.executor.executor.submit(fn, *args)
 
     def put(self, data: Any) -> Any:
@@ -229,7 +231,7 @@ class NerRunner:
         client = self.executor.client
         if client is None:
             return data
-        return client.submit(passed_through, data, pure=False)
+        return client.submit(passed_through, data, pure=False, priority=FIRST)
 
     @property
     def on_cluster(self) -> bool:

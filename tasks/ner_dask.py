@@ -20,24 +20,22 @@ class ClusterUnavailable(NewsetlError):
 
 
 class LoadNerModels(WorkerPlugin):
-    """Loads the NER models, and the language, date and entity tools, once in each worker process.
-
-    Workers that join (or restart) later load them too."""
+    """Loads the NER models, the language, date and entity tools, and the cleaning and reading code, once in
+    each worker process. Workers that join (or restart) later load them too."""
 
     idempotent = False  # registered again by each run: its settings may differ
 
-    def __init__(self, settings: EnrichSettings, reads_files: bool = False) -> None:
-        self.settings, self.reads_files = settings, reads_files
+    def __init__(self, settings: EnrichSettings) -> None:
+        self.settings = settings
         # One plugin per distinct settings (their models mapping is a dict: hashed through its repr).
-        digest = hashlib.sha1(repr((settings, reads_files)).encode()).hexdigest()[:8]
+        digest = hashlib.sha1(repr(settings).encode()).hexdigest()[:8]
         self.name = f"newsetl-ner-{digest}"
 
     def setup(self, worker: Any) -> None:
         load_worker_models(self.settings)
         load_article_reader(self.settings)
-        if self.reads_files:
-            # The readers (and the Prefect they import) load now, not in the first batch a run waits for.
-            import newsetl.tasks.extract  # noqa: F401
+        # Cleaning, sketching and the readers load now, not in the first batch a run waits for.
+        import newsetl.tasks.cluster_cleaning  # noqa: F401
 
 
 def connect(cluster: ClusterSettings, enrich: EnrichSettings) -> tuple[Client, Executor]:
@@ -60,7 +58,7 @@ def connect(cluster: ClusterSettings, enrich: EnrichSettings) -> tuple[Client, E
         raise ClusterUnavailable(f"Dask scheduler at {address} unreachable: {error}") from None
     try:
         client.wait_for_workers(1, timeout=cluster.connect_timeout)
-        client.register_plugin(LoadNerModels(enrich, reads_files=cluster.shared_paths))
+        client.register_plugin(LoadNerModels(enrich))
     except (OSError, TimeoutError) as error:
         client.close()
         raise ClusterUnavailable(
