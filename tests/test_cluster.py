@@ -121,15 +121,26 @@ def test_a_run_on_two_dask_workers_leaves_the_index_a_local_run_leaves_and_they_
         assert report["cpu_seconds"] > before.get(worker, {}).get("cpu_seconds", 0) + 0.2
 
 
-def test_workers_that_see_the_same_paths_read_and_extract_too_and_leave_the_same_index(
+def test_workers_that_see_the_same_paths_do_all_but_deduplicate_and_index_and_leave_the_same_index(
     es_settings, local_run, articles, dask_cluster, monkeypatch
 ):
     import newsetl.flows.ingest as ingest_module
+    import newsetl.tasks.clean as clean_module
+    import newsetl.tasks.ner as ner_module
+    import newsetl.tasks.reconcile as reconcile_module
 
-    def not_here(*_args, **_kwargs):
-        raise AssertionError("the driver extracted a batch")
+    def not_here(what: str):
+        def refuse(*_args, **_kwargs):
+            raise AssertionError(f"the driver did {what}")
 
-    monkeypatch.setattr(ingest_module, "extract_batch_task", not_here)
+        return refuse
+
+    # The workers (other processes: these patches do not reach them) read, extract, clean, sketch and enrich.
+    monkeypatch.setattr(ingest_module, "extract_batch_task", not_here("extraction"))
+    monkeypatch.setattr(clean_module, "story_evidence", not_here("the learning pass's reading of articles"))
+    monkeypatch.setattr(clean_module, "clean_batch", not_here("cleaning"))
+    monkeypatch.setattr(reconcile_module, "sketch_body", not_here("near-duplicate sketches"))
+    monkeypatch.setattr(ner_module, "enrich_with_spans", not_here("entity and date clean-up"))
     monkeypatch.setenv("NEWSETL_CLUSTER_SHARED_PATHS", "true")
     summary = ingest_into(es_settings.es.index, articles, monkeypatch, dask_cluster.address)
     assert summary["written"] + summary["duplicates"] == ARTICLES
