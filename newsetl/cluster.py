@@ -16,8 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import newsetl.config
 from newsetl.config.settings import ClusterSettings
 from newsetl.tasks.errors import NewsetlError
+
+DASK_CONFIG = Path(newsetl.config.__file__).resolve().parent / "dask"  # newsetl's Dask settings for its workers
 
 SCHEDULER, WORKERS = "scheduler", "workers"
 
@@ -103,9 +106,11 @@ def status(cluster: ClusterSettings) -> ClusterStatus:
 def _spawn(home: Path, role: str, arguments: list[str]) -> subprocess.Popen:
     """Start `python -m dask ARGUMENTS` in its own session, logging to <home>/<role>.log; its pid file written."""
     log = open(home / f"{role}.log", "ab")
+    # newsetl's Dask configuration (config/dask/) next to the user's own (DASK_CONFIG is one more folder read).
+    environment = {**os.environ, "DASK_CONFIG": str(DASK_CONFIG)}
     process = subprocess.Popen(
         [sys.executable, "-m", "dask", *arguments],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment,
     )  # fmt: skip
     log.close()
     (home / f"{role}.pid").write_text(str(process.pid))
