@@ -34,7 +34,7 @@ from newsetl.tasks.entities import (
 from newsetl.tasks.ner import NerSession, enrich_articles, load_ner_model
 from newsetl.tasks.ner_models import entity_spans, load_models, load_ner_pipeline
 from newsetl.tasks.pubdate import publication_date_from_html
-from newsetl.tasks.records import CleanArticle, ExtractedArticle, SourceRef
+from newsetl.tasks.records import CleanArticle, Enrichment, ExtractedArticle, SourceRef
 
 CORPORA = Path(os.environ.get("NEWSETL_CORPORA", Path(__file__).resolve().parents[1].parent / "shared" / "corpora"))
 SEED_FILE = CORPORA / "seed" / "000_5e6e1551d8ebd9d7.txt"
@@ -120,6 +120,14 @@ def evaluate_seed(model: NerSession, settings: EnrichSettings) -> dict[str, Any]
         checks += [{"check": f"{group} has {name!r}", "ok": name in found} for name in names]
     every = {entity.text for entity in enrichment.entities}
     checks += [{"check": f"no {name!r}", "ok": name not in every} for name in SEED_FORBIDDEN]
+    return _checked(checks, enrichment)
+
+
+# --- publication dates ------------------------------------------------------------------
+
+
+def _checked(checks: list[dict[str, Any]], enrichment: Enrichment) -> dict[str, Any]:
+    """An article's checks with their counts, and the entities it got."""
     return {
         "checks": checks,
         "passed": sum(check["ok"] for check in checks),
@@ -128,9 +136,6 @@ def evaluate_seed(model: NerSession, settings: EnrichSettings) -> dict[str, Any]
         "organizations": list(enrichment.organizations),
         "locations": list(enrichment.locations),
     }
-
-
-# --- publication dates ------------------------------------------------------------------
 
 
 def evaluate_publication_dates() -> dict[str, Any]:
@@ -484,14 +489,7 @@ def evaluate_french(model: NerSession, settings: EnrichSettings) -> dict[str, An
     checks = [{"check": "language is fr", "ok": enrichment.language == "fr"}]
     for group, names in FRENCH_EXPECTED.items():
         checks += [{"check": f"{group} has {name!r}", "ok": name in getattr(enrichment, group)} for name in names]
-    return {
-        "checks": checks,
-        "passed": sum(check["ok"] for check in checks),
-        "total": len(checks),
-        "persons": list(enrichment.persons),
-        "organizations": list(enrichment.organizations),
-        "locations": list(enrichment.locations),
-    }
+    return _checked(checks, enrichment)
 
 
 def evaluate_top_entities(model: NerSession, settings: EnrichSettings, top: int = TOP_ENTITIES) -> dict[str, Any]:

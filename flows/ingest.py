@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from newsetl.tasks.extract import extract_batch, extract_batch_task
 from newsetl.tasks.index import index_batch_task, open_store_task, record_quarantine_task, remove_deleted_task
 from newsetl.tasks.ner import NerSession
 from newsetl.tasks.reconcile import dedupe_batch_task
-from newsetl.tasks.records import CleanedBatch, ExtractedBatch, RunSummary
+from newsetl.tasks.records import CleanedBatch, ExtractedBatch, RunSummary, SourceFile
 from newsetl.tasks.source_state import ChangePlan, plan_run_task
 from newsetl.tasks.store import ArticleStore, MemoryStore, write_process_output_task
 
@@ -101,10 +101,13 @@ def run_pipeline(
             quote(read_to_learn(plan, settings, ner)), settings.clean, summary,
             lambda files: progress.advance("learned", files),
         )  # fmt: skip
-        cleaning = _Cleaning(store, boilerplate)
-        if ner.ner.on_cluster and plan.to_read:
-            cleaning.on_workers = ClusterCleaning(ner.ner, settings.clean, boilerplate, settings.dedupe)
-        for cleaned in cleaned_ahead(plan, settings, cleaning, ner, summary, progress):
+        on_workers = (
+            ClusterCleaning(ner.ner, settings.clean, boilerplate, settings.dedupe)
+            if ner.ner.on_cluster and plan.to_read
+            else None
+        )
+        reader = _BatchReader(plan, settings, ner, summary, progress, store, boilerplate, on_workers)
+        for cleaned in reader.cleaned_ahead():
             deduped = dedupe_batch_task(quote(cleaned), quote(plan.known), store, settings.dedupe, summary)
             enriched = enrich_batch_task(quote(deduped), ner, settings.enrich, summary)
             index_batch_task(quote(enriched), store, settings, summary)
@@ -123,8 +126,7 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
     one more so none waits); Dask workers send back only what learning reads of each article (its
     story evidence). This process holds only those.
     """
-    size = settings.flow.batch_size
-    batches = [plan.to_read[start : start + size] for start in range(0, len(plan.to_read), size)]
+    batches = file_batches(plan.to_read, settings.flow.batch_size)
     if not (batches and settings.cluster.shared_paths and ner.ner.runs_ahead):
         yield from (extract_batch(files, settings.extract) for files in batches)
         return
@@ -140,6 +142,11 @@ def read_to_learn(plan: ChangePlan, settings: Settings, ner: NerSession) -> Iter
         yield ner.ner.result(window.popleft())
 
 
+def file_batches(files: Sequence[SourceFile], size: int) -> list[Sequence[SourceFile]]:
+    """The files in consecutive batches of `size`."""
+    return [files[start : start + size] for start in range(0, len(files), size)]
+
+
 @dataclass
 class _ReadAhead:
     """A batch read ahead: its extraction (here, or a future on the workers), then its cleaning, NER started."""
@@ -148,77 +155,64 @@ class _ReadAhead:
     cleaned: CleanedBatch | None = None
 
 
-@dataclass
-class _Cleaning:
-    """What cleaning a batch takes besides the batch: the run's store and boilerplate knowledge; where it runs."""
+@dataclass(frozen=True)
+class _BatchReader:
+    """A run's batches read, extracted and cleaned ahead of the one deduplicated and indexed."""
 
+    plan: ChangePlan
+    settings: Settings
+    ner: NerSession
+    summary: RunSummary
+    progress: RunProgress
     store: RunStore
     boilerplate: RunBoilerplate
-    on_workers: ClusterCleaning | None = None  # on a Dask cluster: the workers clean, this process reads the store
+    on_workers: ClusterCleaning | None  # on a Dask cluster: the workers clean, this process reads the store
 
+    def cleaned_ahead(self) -> Iterator[CleanedBatch]:
+        """The batches to read, extracted and cleaned; each handed on once NER of the next `batches_ahead` ones started.
 
-def cleaned_ahead(
-    plan: ChangePlan,
-    settings: Settings,
-    cleaning: _Cleaning,
-    ner: NerSession,
-    summary: RunSummary,
-    progress: RunProgress,
-) -> Iterator[CleanedBatch]:
-    """The batches to read, extracted and cleaned; each handed on once NER of the next `batches_ahead` ones started.
+        So the NER workers hold the next batches while this process deduplicates and indexes the one
+        before them, and this process holds no more than that many batches ahead (memory). A batch is
+        cleaned as soon as it is read: cleaning depends on the run's boilerplate knowledge and earlier
+        runs' counts only (RunStore), not on the batches indexed before it, so NER reads exactly the
+        articles that are enriched. Deduplication still sees every earlier batch in the index. When
+        the workers see the same paths, they read and extract too: one batch more is being extracted
+        there meanwhile.
+        """
+        settings, ner = self.settings, self.ner
+        on_workers = settings.cluster.shared_paths and ner.ner.runs_ahead
+        ahead = max(0, settings.cluster.batches_ahead)
+        window: deque[_ReadAhead] = deque()
+        for files in file_batches(self.plan.to_read, settings.flow.batch_size):
+            if on_workers and self.on_workers is not None:
+                window.append(_ReadAhead(self.on_workers.read(files, settings.extract)))
+            elif on_workers:
+                window.append(_ReadAhead(ner.ner.submit(extract_batch, files, settings.extract)))
+            else:
+                window.append(_ReadAhead(extract_batch_task(quote(files), settings.extract, self.summary)))
+            if len(window) > ahead + on_workers:
+                yield self._next_batch(window, ahead)
+        while window:
+            yield self._next_batch(window, ahead)
 
-    So the NER workers hold the next batches while this process deduplicates and indexes the one
-    before them, and this process holds no more than that many batches ahead (memory). A batch is
-    cleaned as soon as it is read: cleaning depends on the run's boilerplate knowledge and earlier
-    runs' counts only (RunStore), not on the batches indexed before it, so NER reads exactly the
-    articles that are enriched. Deduplication still sees every earlier batch in the index. When
-    the workers see the same paths, they read and extract too: one batch more is being extracted
-    there meanwhile.
-    """
-    on_workers = settings.cluster.shared_paths and ner.ner.runs_ahead
-    ahead = max(0, settings.cluster.batches_ahead)
-    window: deque[_ReadAhead] = deque()
-    for start in range(0, len(plan.to_read), settings.flow.batch_size):
-        files = plan.to_read[start : start + settings.flow.batch_size]
-        if on_workers and cleaning.on_workers is not None:
-            window.append(_ReadAhead(cleaning.on_workers.read(files, settings.extract)))
-        elif on_workers:
-            window.append(_ReadAhead(ner.ner.submit(extract_batch, files, settings.extract)))
-        else:
-            window.append(_ReadAhead(extract_batch_task(quote(files), settings.extract, summary)))
-        if len(window) > ahead + on_workers:
-            yield _next_batch(window, ahead, plan, settings, cleaning, ner, summary, progress)
-    while window:
-        yield _next_batch(window, ahead, plan, settings, cleaning, ner, summary, progress)
-
-
-def _next_batch(
-    window: deque[_ReadAhead],
-    ahead: int,
-    plan: ChangePlan,
-    settings: Settings,
-    cleaning: _Cleaning,
-    ner: NerSession,
-    summary: RunSummary,
-    progress: RunProgress,
-) -> CleanedBatch:
-    """The window's first batch, once it and the `ahead` batches after it are cleaned and their NER started."""
-    for slot in list(window)[: ahead + 1]:
-        if slot.cleaned is None:
-            extracted = slot.extraction
-            if cleaning.on_workers is None and not isinstance(extracted, ExtractedBatch):
-                with summary.timed("extract"):
-                    extracted = ner.ner.result(extracted)
-            on_workers = cleaning.on_workers.clean if cleaning.on_workers is not None else None
-            slot.cleaned = clean_batch_task(
-                quote(extracted), cleaning.store, settings.clean, summary, quote(cleaning.boilerplate), on_workers
-            )
-            slot.extraction = None
-            start_ner_task(quote(slot.cleaned), quote(plan.known), ner, summary)
-            progress.advance("read", len(slot.cleaned.files))
-    cleaned = window.popleft().cleaned
-    assert cleaned is not None
-    return cleaned
+    def _next_batch(self, window: deque[_ReadAhead], ahead: int) -> CleanedBatch:
+        """The window's first batch, once it and the `ahead` batches after it are cleaned and their NER started."""
+        on_workers = self.on_workers.clean if self.on_workers is not None else None
+        for slot in list(window)[: ahead + 1]:
+            if slot.cleaned is None:
+                extracted = slot.extraction
+                if on_workers is None and not isinstance(extracted, ExtractedBatch):
+                    with self.summary.timed("extract"):
+                        extracted = self.ner.ner.result(extracted)
+                slot.cleaned = clean_batch_task(
+                    quote(extracted), self.store, self.settings.clean, self.summary, quote(self.boilerplate), on_workers
+                )
+                slot.extraction = None
+                start_ner_task(quote(slot.cleaned), quote(self.plan.known), self.ner, self.summary)
+                self.progress.advance("read", len(slot.cleaned.files))
+        cleaned = window.popleft().cleaned
+        assert cleaned is not None
+        return cleaned
 
 
 def run_settings(
