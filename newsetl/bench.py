@@ -283,6 +283,7 @@ class PeakMemory:
         self.interval = interval
         self.main_bytes = 0
         self.worker_bytes: dict[int, int] = {}
+        self.earlier_children: set[int] = set()
         self.sampled_tree_bytes = 0  # the largest sum of VmRSS seen at one sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_until_stopped, name="peak-memory", daemon=True)
@@ -293,6 +294,9 @@ class PeakMemory:
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:
             pass
+        # NOTE: an earlier run's pool closes without waiting (tasks.ner.NerExecutor.close); its
+        # workers may still be exiting here, and are not this run's.
+        self.earlier_children = {child.pid for child in multiprocessing.active_children() if child.pid}
         self._thread.start()
         return self
 
@@ -328,7 +332,11 @@ class PeakMemory:
         self.main_bytes = max(self.main_bytes, own[1])
         resident = own[0]
         try:
-            workers = [child.pid for child in multiprocessing.active_children() if child.pid]
+            workers = [
+                child.pid
+                for child in multiprocessing.active_children()
+                if child.pid and child.pid not in self.earlier_children
+            ]
         except RuntimeError:  # a worker started while the list was read: next time
             workers = []
         for pid in workers:

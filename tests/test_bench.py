@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from newsetl.bench import build_corpus, render_benchmark, source_sentences
+from newsetl.bench import PeakMemory, build_corpus, render_benchmark, source_sentences
 from newsetl.config.settings import BenchSettings
 from tests.conftest import CORPORA, REPO, corpus
 
@@ -55,6 +57,21 @@ def test_articles_are_about_the_asked_length_and_share_no_paragraph(sentences, t
         assert 540 <= sum(len(paragraph.split()) for paragraph in body) <= 640
         paragraphs.update(body)
     assert max(paragraphs.values()) == 1
+
+
+def test_peak_memory_counts_the_workers_started_inside_it_not_an_earlier_runs_still_exiting():
+    context = multiprocessing.get_context("spawn")
+    still_exiting = context.Process(target=time.sleep, args=(30,))
+    still_exiting.start()
+    try:
+        with PeakMemory(interval=0.05) as memory:
+            started_inside = context.Process(target=time.sleep, args=(1,))
+            started_inside.start()
+            started_inside.join()
+        assert memory.workers_seen == 1
+    finally:
+        still_exiting.kill()
+        still_exiting.join()
 
 
 def test_format_samples_are_real_pages_and_laid_out_documents_that_extract(sentences, tmp_path):
