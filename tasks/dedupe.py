@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from newsetl.config.settings import DedupeSettings
-from newsetl.tasks.records import CleanArticle, SourceRef
+from newsetl.tasks.records import CleanArticle, SourceRef, pickled_as_constructed
 
 # Bump when shingling, hashing or the permutations change: it is part of every band key, so
 # signatures of another scheme never become candidates (they need re-sketching, not comparing).
@@ -58,6 +58,7 @@ class ExactGroup:
         return len(self.sources) - 1
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True, eq=False)
 class BodySketch:
     """What near-duplicate search stores for a body: its MinHash signature and LSH band keys."""

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+Record = TypeVar("Record", bound=type)
+
+
+def pickled_as_constructed(cls: Record) -> Record:
+    """A frozen slots dataclass pickled as a call of its constructor with its fields' values.
+
+    NOTE: records cross to and from the workers by the thousand, and the dataclasses default for
+    frozen slots classes reads fields() again for every object: most of the driver's unpickling
+    on a Dask run. As a constructor call, 300 articles' enrichments load 2.1x faster, dump 2.5x.
+    """
+    names = [one.name for one in dataclasses.fields(cls)]
+    values = operator.attrgetter(*names)
+    if len(names) == 1:
+        cls.__reduce__ = lambda self: (cls, (values(self),))
+    else:
+        cls.__reduce__ = lambda self: (cls, values(self))
+    return cls
+
 
 # Reason codes of quarantine records (README, "What a run does"); extend here, nowhere else.
 EMPTY = "empty"
@@ -36,6 +57,7 @@ UNSUPPORTED_LEGACY_FORMAT = "unsupported_legacy_format"  # e.g. Word 6/95 docume
 INVALID_UNICODE = "invalid_unicode"  # text with more lone surrogates (JSON "\udc00") than a slip
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """A file found by discovery: where it is and what the file system says of it."""
@@ -53,6 +75,7 @@ class SourceFile:
         return self.path[len(self.root) :].lstrip("/")
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class Quarantine:
     """Why an input could not become an article; kept in the quarantine index."""
@@ -62,6 +85,7 @@ class Quarantine:
     detail: str = ""
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """One input that holds an article: an entry of the document's `sources`."""
@@ -74,6 +98,7 @@ class SourceRef:
     record: str | None = None  # position inside a multi-article file: "line 3", "warc offset 1234"
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class ExtractedArticle:
     """An article as extraction found it, before boilerplate removal."""
@@ -93,6 +118,7 @@ class ExtractedArticle:
     dateline: str | None = None  # the format's dateline field ("MOSCOW, Monday (Reuters)")
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class CleanArticle:
     """An article after boilerplate removal: the text that identifies it."""
@@ -123,6 +149,7 @@ class CleanArticle:
         return len(self.body.split())
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class DateMention:
     text: str
@@ -132,6 +159,7 @@ class DateMention:
     granularity: str = "day"  # day, week, month or year: "later this year" names a year, not 1 January
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class EntityCount:
     text: str
@@ -140,6 +168,7 @@ class EntityCount:
     aliases: tuple[str, ...] = ()  # the other forms the article used (and a person's surname): what filters also match
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class Enrichment:
     """What enrichment adds to a clean article."""
@@ -216,6 +245,7 @@ class RunSummary:
         return self.files_seen == counted
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class FileRead:
     """A file of the batch that was read: its content hash and what boilerplate learning saw in it."""
@@ -267,6 +297,7 @@ FAILED = "failed"
 RETRY_SIZE = -1
 
 
+@pickled_as_constructed
 @dataclass(frozen=True, slots=True)
 class SourceState:
     """What the last run recorded of one input file (one document of the `<alias>-sources` index)."""
