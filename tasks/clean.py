@@ -617,6 +617,7 @@ def strip_boilerplate(
         subjects=article.subjects,
         located=article.located,
         dateline=article.dateline,
+        words=len(body.split()),
     )
 
 

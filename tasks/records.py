@@ -139,6 +139,9 @@ class CleanArticle:
     located: str | None = None
     dateline: str | None = None
     text_hash: str = ""  # of the cleaned title + body: finds exact duplicates (set by cleaning)
+    # Words of the body, counted once by cleaning (on a worker when there is one): deduplication,
+    # reconciliation and the document each read it, and splitting the body again cost the driver.
+    words: int | None = None
 
     @property
     def paragraphs(self) -> list[str]:
@@ -146,7 +149,7 @@ class CleanArticle:
 
     @property
     def word_count(self) -> int:
-        return len(self.body.split())
+        return self.words if self.words is not None else len(self.body.split())
 
 
 @pickled_as_constructed
