@@ -264,6 +264,8 @@ class NerRunner:
         Dask waits for a worker as long as it takes (a worker that dies is restarted by its nanny,
         or another joins); a cluster left with none for `connect_timeout` seconds ends the run.
         """
+        from distributed.comm.core import CommClosedError
+
         from newsetl.tasks.ner_dask import ClusterUnavailable
 
         assert self._executor is not None
@@ -273,6 +275,9 @@ class NerRunner:
                 return future.result(timeout=WORKER_CHECK_SECONDS)
             except TimeoutError:
                 pass
+            except CommClosedError:
+                # The scheduler died while the result was on its way here (else the future is cancelled).
+                raise ClusterUnavailable(f"Dask scheduler at {self.cluster.address} lost mid-run") from None
             try:
                 workers = self._executor.workers_now()
             except (OSError, TimeoutError):
