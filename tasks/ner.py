@@ -250,9 +250,7 @@ class NerRunner:
                 "imported (spawned workers import it; guard it with `if __name__ == '__main__'`)"
             ) from None
         except CancelledError:
-            from newsetl.tasks.ner_dask import ClusterUnavailable
-
-            raise ClusterUnavailable(f"Dask scheduler at {self.cluster.address} lost mid-run") from None
+            raise self._scheduler_lost() from None
         except NewsetlError:
             raise
         except Exception as error:  # noqa: BLE001 - whatever failed in a worker ends the run as one line
@@ -277,7 +275,7 @@ class NerRunner:
                 pass
             except CommClosedError:
                 # The scheduler died while the result was on its way here (else the future is cancelled).
-                raise ClusterUnavailable(f"Dask scheduler at {self.cluster.address} lost mid-run") from None
+                raise self._scheduler_lost() from None
             try:
                 workers = self._executor.workers_now()
             except (OSError, TimeoutError):
@@ -290,6 +288,11 @@ class NerRunner:
                 raise ClusterUnavailable(
                     f"Dask scheduler at {self.cluster.address}: no worker left for {self.cluster.connect_timeout:g} s"
                 )
+
+    def _scheduler_lost(self) -> NewsetlError:
+        from newsetl.tasks.ner_dask import ClusterUnavailable
+
+        return ClusterUnavailable(f"Dask scheduler at {self.cluster.address} lost mid-run")
 
     def _collect(self, future: Future) -> None:
         found: FoundSpans = self.result(future)
