@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from evals.entity_cases import CASES, score_cases
 from evals.extraction import part_of
 from newsetl.config.settings import EnrichSettings, load_settings
 from newsetl.tasks.enrichment import ner_texts
@@ -492,6 +493,26 @@ def evaluate_french(model: NerSession, settings: EnrichSettings) -> dict[str, An
     return _checked(checks, enrichment)
 
 
+def evaluate_entity_cases(model: NerSession, settings: EnrichSettings) -> dict[str, Any]:
+    """The hard cases of evals/entity_cases.py: our entities and spaCy's raw ones, checked alike."""
+    items = [article(case.title, case.body, path=f"case-{number}") for number, case in enumerate(CASES)]
+    ours = [
+        {group: list(getattr(enrichment, group)) for group in GUM_GROUPS.values()}
+        for enrichment in enrich_articles(items, model, settings)
+    ]
+    english = load_models(settings)["en"]
+    raw = []
+    for item in items:
+        texts = [text for text, _ in ner_texts(item, settings.max_chars)]
+        groups: dict[str, list[str]] = defaultdict(list)
+        for text, spans in zip(texts, entity_spans(english, texts, ENTITY_LABELS, settings.batch_size)):
+            for label, start, end in spans:
+                if label in NAME_GROUPS:
+                    groups[NAME_GROUPS[label]].append(text[start:end])
+        raw.append(dict(groups))
+    return score_cases(ours, raw)
+
+
 def evaluate_top_entities(model: NerSession, settings: EnrichSettings, top: int = TOP_ENTITIES) -> dict[str, Any]:
     """The most frequent persons, organisations and places (articles naming them) of trafilatura's evaluation pages."""
     from trafilatura.utils import decode_file
@@ -702,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_gum(report["gum"])
         report["french"] = evaluate_french(model, settings)
         _print_checks("French article", report["french"])
+        report["entity_cases"] = evaluate_entity_cases(model, settings)
+        _print_cases(report["entity_cases"])
         if not args.skip_top:
             report["top_entities"] = evaluate_top_entities(model, settings)
             _print_top(report["top_entities"])
@@ -722,6 +745,17 @@ def _print_checks(heading: str, result: dict[str, Any]) -> None:
     for group in ("persons", "organizations", "locations"):
         if group in result:
             print(f"  {group}: {', '.join(result[group])}")
+
+
+def _print_cases(result: dict[str, Any]) -> None:
+    print(
+        f"\nEntity hard cases (evals/entity_cases.py, written for the eval): {result['passed']}/{result['total']} "
+        f"checks pass; spaCy's raw entities {result['raw_passed']}/{result['total']}"
+    )
+    for case in result["cases"]:
+        for check in case["checks"]:
+            if not check["ok"]:
+                print(f"  FAIL  {case['kind']}: {check['check']}")
 
 
 def _print_gum(result: dict[str, Any]) -> None:

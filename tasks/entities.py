@@ -13,7 +13,7 @@ import tomllib
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -114,6 +114,7 @@ class EntityKnowledge:
     facility_words: frozenset[str] = frozenset()
     event_words: frozenset[str] = frozenset()
     work_words: frozenset[str] = frozenset()
+    org_words: frozenset[str] = frozenset()
     media_words: frozenset[str] = frozenset()
     product_words: frozenset[str] = frozenset()
     region_words: frozenset[str] = frozenset()
@@ -167,6 +168,7 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         facility_words=words("facility_words"),
         event_words=words("event_words"),
         work_words=words("work_words"),
+        org_words=words("org_words"),
         media_words=words("media_words"),
         product_words=words("product_words"),
         region_words=words("region_words"),
@@ -313,6 +315,9 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
                 label != "PERSON" or len(words) >= 3 or head not in SURNAME_LIKE_FACILITIES
             ):
                 return "FAC"
+            surname = label == "PERSON" and head == folded[-1]
+            if head in knowledge.org_words and label not in {"ORG", "FAC"} and not surname:
+                return "ORG"  # "Saudi Interior Ministry", "U.S. Air Force"; not "Oval Office", nor a "John Church"
         if any(word in knowledge.product_words for word in folded):
             return "PRODUCT"  # "Space Shuttle Atlantis"
         if len(words) == 1 and NORP_WORD.match(name):
@@ -461,6 +466,9 @@ def canonical_entities(
         if label != mention.label:
             fixed[name] = label
         names.append(_Name(label, name, surface))
+    spelling = _one_spelling(names)
+    names = [replace(item, name=spelling[item.name]) for item in names]
+    fixed = {spelling.get(name, name): label for name, label in fixed.items()}
     aliases: dict[str, str] = {}
     persons: set[str] = set()
     if rules.short_names:
@@ -494,6 +502,25 @@ def canonical_entities(
     if rules.nested_places:
         entities += _nested_places(entities, knowledge)
     return tuple(sorted(entities, key=lambda entity: (-entity.count, entity.text)))
+
+
+def _one_spelling(names: list[_Name]) -> dict[str, str]:
+    """Each name -> its spelling, one for names that differ only in case or accents: "KIM JONG-UN" -> "Kim Jong-un".
+
+    The most used form wins, but a shouted one (capitals with a space, a hyphen or over five
+    letters: a headline's) only when no other exists; "NASA" next to "Nasa" goes by use.
+    """
+    counts = Counter(item.name for item in names)
+    order = {name: index for index, name in enumerate(counts)}
+
+    def rank(name: str) -> tuple[bool, int, int]:
+        shouted = name.isupper() and (" " in name or "-" in name or len(name) > 5)
+        return shouted, -counts[name], order[name]
+
+    by_fold: dict[str, str] = {}
+    for name in sorted(counts, key=rank):
+        by_fold.setdefault(fold(name), name)
+    return {name: by_fold[fold(name)] for name in counts}
 
 
 NESTING_LABELS = frozenset({"ORG", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})

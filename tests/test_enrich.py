@@ -359,6 +359,24 @@ def test_seed_article_entities(model, settings):
     assert not {entity.text for entity in enrichment.entities} & set(SEED_FORBIDDEN)
 
 
+# The hard cases' checks that fail, as first run (spaCy finds no "Twitter" there and calls Manaus an
+# organisation): the next round's work; any other failing check is a regression.
+KNOWN_HARD_CASE_MISSES = {
+    "platforms are no persons or places: organizations has 'Twitter'",
+    "a state named like a river: locations has 'Manaus'",
+}
+
+
+def test_entity_hard_cases_pass_but_the_known_misses_and_beat_raw_spacy(model, settings):
+    from evals.enrichment import evaluate_entity_cases
+
+    result = evaluate_entity_cases(model, settings)
+    checks = [(case["kind"], check) for case in result["cases"] for check in case["checks"]]
+    failed = {f"{kind}: {check['check']}" for kind, check in checks if not check["ok"]}
+    assert failed <= KNOWN_HARD_CASE_MISSES
+    assert result["raw_passed"] < result["passed"]
+
+
 @pytest.mark.slow
 def test_two_worker_processes_give_the_same_enrichments(model, settings):
     articles = [fixture_text_article("minister_visit.txt"), fixture_text_article("council_vote_de.txt")] * 3

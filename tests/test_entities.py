@@ -152,6 +152,28 @@ def test_head_words_make_places_events_media_and_works(knowledge):
     }
 
 
+def test_head_words_make_organisations_whatever_place_in_front(knowledge):
+    mentions = [
+        ("GPE", "Saudi Interior Ministry"),
+        ("NORP", "Scottish Labour Party"),
+        ("PERSON", "University of Sheffield"),
+        ("FAC", "Oval Office"),  # a room, named as one
+        ("PERSON", "John Church"),  # a surname, not a church
+    ]
+    found = entities_of(mentions, knowledge)
+    assert found["Saudi Interior Ministry"] == ("ORG", 1)
+    assert found["Scottish Labour Party"] == ("ORG", 1)
+    assert found["University of Sheffield"] == ("ORG", 1)
+    assert found["Oval Office"] == ("FAC", 1)
+    assert found["John Church"] == ("PERSON", 1)
+
+
+def test_names_differing_only_in_case_are_one_name_in_the_usual_spelling(knowledge):
+    mentions = [("PERSON", "KIM JONG-UN"), ("PERSON", "Kim Jong-un"), ("ORG", "NASA"), ("ORG", "NASA"), ("ORG", "Nasa")]
+    assert entities_of(mentions, knowledge) == {"Kim Jong-un": ("PERSON", 2), "NASA": ("ORG", 3)}
+    assert entities_of([("PERSON", "MACRON")], knowledge) == {"MACRON": ("PERSON", 1)}  # the only form there is
+
+
 def test_a_name_before_a_place_noun_is_that_place(knowledge):
     text = "Fires in the Amazon rainforest grew, Amazon said nothing."
     first, second = text.index("Amazon"), text.rindex("Amazon")
