@@ -19,14 +19,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 import trafilatura
 from trafilatura.utils import decode_file
 
-from evals.hardcases import Case, build_cases
+from evals.hardcases import HEADLINES as HARD_CASE_HEADLINES
+from evals.hardcases import Case, SyntheticSite, build_cases
 from newsetl.config.settings import CleanSettings, ExtractSettings, load_settings
 from newsetl.tasks.clean import learn_boilerplate, strip_boilerplate
 from newsetl.tasks.readers.html_page import extract_html
@@ -307,38 +307,9 @@ def evaluate_no_article(pages: dict, extract: ExtractSettings, clean: CleanSetti
     return result
 
 
-@dataclass(frozen=True)
-class SyntheticSite:
-    """A made-up site: its boilerplate blocks and how they are placed around each story."""
-
-    name: str
-    top: Callable[[random.Random], list[str]]
-    middle: Callable[[random.Random], list[str]]
-    bottom: Callable[[random.Random], list[str]]
-
-
-# Boilerplate written for this evaluation (no corpus text); varied per article on purpose.
-HEADLINES = (
-    "Council approves new cycle lanes for the harbour district",
-    "Local bakery wins regional award for sourdough",
-    "Storm warning issued for the weekend as winds pick up",
-    "School board delays vote on four-day week",
-    "Ferry timetable changes from next month",
-    "Five walks to try before the autumn rain",
-    "Hospital car park fees to rise in spring",
-    "Why the old cinema is finally reopening",
-    "Rail works close the northern line for ten days",
-    "Rugby club celebrates a century on the same pitch",
-    "Water bills set to climb by eight percent",
-    "Police appeal for witnesses after warehouse fire",
-    "New library hours announced for the summer",
-    "The market traders who refuse to go cashless",
-    "Airport expansion plan faces fresh objections",
-    "Museum returns carved panels to island community",
-    "Lifeboat crew rescues two kayakers off the point",
-    "Housing estate plan cut back after residents object",
-    "Bus drivers vote to accept pay offer",
-    "Mayor sets out budget priorities for next year",
+# Boilerplate written for this evaluation (no corpus text); varied per article on purpose. The hard
+# cases' headlines first, so both draw from one list.
+HEADLINES = HARD_CASE_HEADLINES + (
     "Heatwave brings record crowds to the beaches",
     "Fishing quota row reaches parliament",
     "Teenager's invention picked up by national retailer",

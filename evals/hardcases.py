@@ -28,7 +28,7 @@ class Case:
 
 
 @dataclass(frozen=True)
-class Site:
+class SyntheticSite:
     """A made-up site: its boilerplate blocks and how they are placed around each story."""
 
     name: str
@@ -115,9 +115,9 @@ def _courier_bottom(rng: random.Random) -> list[str]:
 
 
 SITES = (
-    Site("northern-beacon", _beacon_top, _beacon_middle, _beacon_bottom),
-    Site("lakeside-tribune", _tribune_top, _tribune_middle, _tribune_bottom),
-    Site("valley-courier", _courier_top, _courier_middle, _courier_bottom),
+    SyntheticSite("northern-beacon", _beacon_top, _beacon_middle, _beacon_bottom),
+    SyntheticSite("lakeside-tribune", _tribune_top, _tribune_middle, _tribune_bottom),
+    SyntheticSite("valley-courier", _courier_top, _courier_middle, _courier_bottom),
 )
 
 # --- list-like stories: short lines that repeat inside one story are its content ---------------
@@ -253,7 +253,7 @@ def _write(path: Path, title: str, blocks: list[str]) -> None:
     path.write_text(title + "\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
 
 
-def _wrap(site: Site, story: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
+def _wrap(site: SyntheticSite, story: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
     top, middle, bottom = site.top(rng), site.middle(rng), site.bottom(rng)
     cut = rng.randint(1, max(1, len(story) - 1))
     return [*top, *story[:cut], *middle, *story[cut:], *bottom], [*top, *middle, *bottom]
