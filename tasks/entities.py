@@ -45,7 +45,7 @@ ENTITY_LABELS = frozenset(NAME_GROUPS) | {"DATE"}  # what NER reports back: name
 # Labels a name's own words may overrule (the model's PRODUCT, EVENT... are kept).
 OVERRULED = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP", "MISC"})
 
-QUOTES_AND_PUNCTUATION = "\"'“”‘’«»„‚,;:!?*–—-_/\\|. "
+QUOTES_AND_PUNCTUATION = "\"'“”‘’«»„‚,;:!?*–—-_/\\|.& "
 POSSESSIVE = re.compile(r"(?:'s|'S|')$")
 LEADING_ARTICLE = re.compile(r"^(?:a|an|A|An)\s+(?=[A-Z])")
 LEADING_THE = re.compile(r"^(?:the|The|THE)\s+")

@@ -44,6 +44,8 @@ def test_fold_ignores_case_accents_and_dots():
         ("Yonhap news agency", "ORG", "Yonhap"),
         ("The World Health Organisation (WHO", "ORG", "World Health Organisation"),
         ("U.S.", "GPE", "U.S."),
+        ("Martine Bulard &", "PERSON", "Martine Bulard"),  # a byline's "X & Y" cut after the ampersand
+        ("AT&T", "ORG", "AT&T"),
     ],
 )
 def test_titles_possessives_brackets_and_trailing_common_words_are_stripped(knowledge, text, label, expected):
