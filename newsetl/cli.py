@@ -48,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsetl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left early (`newsetl search climate | head`): nothing to say, as other tools do.
+        # Python's own flush of stdout at exit would fail again, so stdout goes nowhere from here.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as error:  # noqa: BLE001 - a user sees one line; NEWSETL_TRACEBACK=1 shows the rest
         if os.environ.get("NEWSETL_TRACEBACK"):
             raise
@@ -630,6 +635,11 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
     from newsetl.tasks.es.client import connect
     from newsetl.tasks.search import SearchRequest, search_articles
 
+    if args.date_from and args.date_to and args.date_from[:10] > args.date_to[:10]:
+        raise NewsetlError(f"--from {args.date_from} is after --to {args.date_to}: no article can be both")
+    for option, values in (("--person", args.person), ("--org", args.org), ("--place", args.place)):
+        if any(not value.strip() for value in values):
+            raise NewsetlError(f"{option} needs a name (it was empty)")
     request = SearchRequest(
         query=args.query, persons=tuple(args.person), organizations=tuple(args.org), locations=tuple(args.place),
         date_from=args.date_from, date_to=args.date_to, limit=args.limit, include_duplicates=args.all,
@@ -656,13 +666,17 @@ def render_search(result: dict[str, Any]) -> str:
     lines = [f"{result['total']} articles"]
     for number, hit in enumerate(result["hits"], 1):
         lines.append(f"\n{number}. {hit['title'] or '(no title)'}  ({hit['id'][:12]})")
-        byline = [hit["site_name"], hit["author"] and f"by {hit['author']}", (hit["published_at"] or "no date")[:10]]
+        day = (hit["published_at"] or "no date")[:10]
+        if hit.get("published_at_source") == "file_mtime":
+            day += " (the file's date: the article states none)"
+        byline = [hit["site_name"], hit["author"] and f"by {hit['author']}", day]
         lines.append("   " + " · ".join(part for part in byline if part))
         lines += [f"   ...{strip_tags(snippet, keep_marks=True)}..." for snippet in hit["snippets"]]
         people = ", ".join(hit["persons"][:5])
         if people:
             lines.append(f"   persons: {people}")
-        more = f" (+{len(hit['sources']) - 1} copies)" if len(hit["sources"]) > 1 else ""
+        copies = len(hit["sources"]) - 1
+        more = f" (+{copies} {'copy' if copies == 1 else 'copies'})" if copies else ""
         lines.append(f"   {hit['url'] or (hit['sources'][0] if hit['sources'] else '-')}{more}")
     for name, buckets in result["facets"].items():
         if buckets:

@@ -28,9 +28,10 @@ from newsetl.tasks.records import (
     Quarantine,
     RunSummary,
     SourceState,
+    WriteFailure,
 )
 from newsetl.tasks.source_state import quarantined_state, refused_states
-from newsetl.tasks.store import ArticleStore, ArticleWrites, StateWrites, WriteFailure
+from newsetl.tasks.store import ArticleStore, ArticleWrites, StateWrites
 
 if TYPE_CHECKING:
     from newsetl.tasks.enrich import EnrichedBatch

@@ -336,3 +336,40 @@ class StoredArticle:
     @property
     def text_key(self) -> str:
         return self.text_hash or self.id
+
+
+# Elasticsearch errors that a document causes by its content: no retry, later or elsewhere,
+# makes the cluster take it, so its file is quarantined. Every other refusal (a block, 429, 5xx,
+# auth, a missing or closed index) is the cluster's: the file is retried by the next run.
+DOCUMENT_ERRORS = frozenset({
+    "mapper_parsing_exception", "document_parsing_exception", "strict_dynamic_mapping_exception",
+    "illegal_argument_exception", "mapper_exception", "x_content_parse_exception", "parsing_exception",
+})  # fmt: skip
+# Refusals that hold for every write until someone acts (a write or disk block, credentials):
+# going on would only read and enrich files that cannot be written, so the run stops.
+BLOCKING_STATUS = frozenset({401, 403})
+BLOCKING_ERRORS = frozenset({"cluster_block_exception", "security_exception"})
+
+
+@dataclass(frozen=True, slots=True)
+class WriteFailure:
+    """A document Elasticsearch did not take, with the status and error type of its bulk item."""
+
+    article_id: str
+    status: int
+    reason: str
+    error_type: str = ""
+
+    @property
+    def by_document(self) -> bool:
+        """The document's content was refused: its file is quarantined (index_rejected)."""
+        if self.error_type == "illegal_argument_exception":
+            # On a field (an immense term, a bad value): the document's. Otherwise the request's,
+            # e.g. "no write index is defined for alias": the cluster's.
+            return "field" in self.reason.lower()
+        return self.error_type in DOCUMENT_ERRORS
+
+    @property
+    def blocks_writes(self) -> bool:
+        """The cluster refuses writes as such: the run stops, nothing of the batch is recorded."""
+        return self.status in BLOCKING_STATUS or self.error_type in BLOCKING_ERRORS

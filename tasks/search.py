@@ -31,8 +31,8 @@ CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 # A quoted phrase (maybe unclosed, maybe after -), or a run of other characters.
 TOKEN = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
 SOURCE_FIELDS = [
-    "id", "title", "url", "site_name", "author", "published_at", "language", "persons", "organizations", "locations",
-    "sources.path", "cluster_id", "is_canonical",
+    "id", "title", "url", "site_name", "author", "published_at", "published_at_source", "language", "persons",
+    "organizations", "locations", "sources.path", "cluster_id", "is_canonical",
 ]  # fmt: skip
 
 
@@ -122,6 +122,7 @@ class SearchHit:
     site_name: str | None
     author: str | None
     published_at: str | None
+    published_at_source: str | None  # where the date came from; "file_mtime": the file's time, not the article's
     language: str | None
     snippets: list[str]  # body highlights, with <em>
     persons: list[str]
@@ -164,11 +165,14 @@ def _known_names() -> Mapping[str, Known]:
 def entity_filter(group: str, value: str, known: Mapping[str, Known] | None = None) -> dict[str, Any]:
     """Articles naming the entity: its canonical name or any alias, surname alone included; case and accents ignored.
 
+    A leading "the" and hyphens are forgiven ("the New York Times", "ocasio cortez").
     The keyword fields fold case and accents themselves (normalizer `folded`); the knowledge file
     turns an alias the article never used ("America") into the canonical name ("United States").
     """
     known = _known_names() if known is None else known
-    values = [value]
+    value = " ".join(value.split())
+    bare = re.sub(r"^the\s+", "", value, flags=re.IGNORECASE)  # `--org "the new york times"`
+    values = list(dict.fromkeys([value, bare, value.replace("-", " "), bare.replace("-", " ")]))
     if (canonical := known.get(fold(value))) is not None:
         values.append(canonical.name)
     return {
@@ -232,6 +236,7 @@ def shape_result(response: Mapping[str, Any]) -> SearchResult:
                 site_name=source.get("site_name"),
                 author=source.get("author"),
                 published_at=source.get("published_at"),
+                published_at_source=source.get("published_at_source"),
                 language=source.get("language"),
                 snippets=highlight.get("body", []),
                 persons=source.get("persons", []),

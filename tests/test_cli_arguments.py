@@ -44,6 +44,8 @@ def newsetl_probe(*args: str, **env: str) -> tuple[dict, list[str]]:
         (("search", "--limit", "ten"), "argument --limit: not a whole number"),
         (("search", "--person", "x" * 40_000), "argument --person: longer than 200 characters"),
         (("search", "q" * 5_000), "longer than 2000 characters"),
+        (("search", "--from", "2020-01-01", "--to", "2019-01-01"), "--from 2020-01-01 is after --to 2019-01-01"),
+        (("search", "--person", " ", "x"), "--person needs a name"),
         (("run", "--since", "junk", "."), "argument --since: not an ISO date or datetime"),
         (("run", "--batch-size", "0", "."), "argument --batch-size: 0 is out of range"),
         (("run", "--batch-size", "-5", "."), "argument --batch-size: -5 is out of range"),
@@ -134,3 +136,23 @@ def test_an_unknown_double_dash_option_of_search_is_still_refused(capsys):
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["search", "--limt", "3", "x"])
     assert exited.value.code == 1 and "unrecognized arguments: --limt" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_error_message():
+    """`newsetl search climate | head`: the pipe closes while results are printed."""
+    code = (
+        "import sys, newsetl.cli as cli\n"
+        "def many_lines(args, settings):\n"
+        "    for number in range(200_000):\n"
+        "        print('result', number)\n"
+        "cli.search_command = many_lines\n"
+        "sys.exit(cli.main(['search', 'climate']))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline() == "result 0\n"
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert stderr == ""

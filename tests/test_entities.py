@@ -221,3 +221,9 @@ def test_aliases_name_the_forms_the_article_used_and_the_surname(knowledge):
     aliases = {entity.text: entity.aliases for entity in found}
     assert set(aliases["Joe Biden"]) >= {"Biden", "Mr Biden"}
     assert "U.S." in aliases["United States"]
+
+
+def test_a_surname_keeps_its_particles(knowledge):
+    found = canonical_entities([Mention("PERSON", "Alex de Minaur"), Mention("PERSON", "Ruud van der Berg")], knowledge)
+    aliases = {entity.text: entity.aliases for entity in found}
+    assert "de Minaur" in aliases["Alex de Minaur"] and "van der Berg" in aliases["Ruud van der Berg"]

@@ -30,7 +30,7 @@ def last_json(output: str) -> dict:
 
 
 def test_failures_are_classified_by_who_caused_them():
-    from newsetl.tasks.store import WriteFailure
+    from newsetl.tasks.records import WriteFailure
 
     mapping = WriteFailure(
         "a", 400, "400 document_parsing_exception: failed to parse field [published_at]", "document_parsing_exception"
@@ -88,8 +88,7 @@ def one_file_batch(tmp_path):
 )
 def test_state_writes_quarantine_only_what_the_document_caused(tmp_path, failure, outcome):
     from newsetl.tasks.index import state_writes
-    from newsetl.tasks.records import RunSummary
-    from newsetl.tasks.store import WriteFailure
+    from newsetl.tasks.records import RunSummary, WriteFailure
 
     deduped, path = one_file_batch(tmp_path)
     error_type, status = failure
@@ -108,8 +107,8 @@ def test_a_blocked_cluster_stops_the_batch_before_anything_is_recorded(tmp_path)
     from newsetl.config.settings import ElasticsearchSettings
     from newsetl.tasks.errors import WritesRefused
     from newsetl.tasks.index import index_batch
-    from newsetl.tasks.records import Enrichment, RunSummary
-    from newsetl.tasks.store import MemoryStore, WriteFailure
+    from newsetl.tasks.records import Enrichment, RunSummary, WriteFailure
+    from newsetl.tasks.store import MemoryStore
 
     class BlockedStore(MemoryStore):
         def write_articles(self, writes):

@@ -26,6 +26,18 @@ FIXTURES = Path(__file__).parent / "fixtures" / "search"
 # --- the syntax ---------------------------------------------------------------------------------
 
 
+def test_a_search_loads_neither_prefect_nor_the_pipeline():
+    """`newsetl search` is typed by hand: importing Prefect (~2.5 s) for it made every search take 4-6 s."""
+    code = (
+        "import sys; import newsetl.cli; from newsetl.tasks.search import search_articles; "
+        "from newsetl.tasks.es.client import connect; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect' or m.startswith('spacy')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+
 def test_words_are_anded_and_quotes_make_a_phrase():
     assert parse_query('"money laundering" bank') == ParsedQuery(
         clauses=((Term("money laundering", phrase=True),), (Term("bank"),))
@@ -87,6 +99,34 @@ def test_entity_filters_match_folded_names_aliases_and_canonical_names():
     person, place = filters[0]["bool"]["should"], filters[1]["bool"]["should"]
     assert person == [{"terms": {"persons.folded": ["biden"]}}, {"terms": {"aliases.persons": ["biden"]}}]
     assert place[0] == {"terms": {"locations.folded": ["America", "United States"]}}
+
+
+def test_entity_filters_forgive_a_leading_the_and_hyphens():
+    request = SearchRequest("", persons=("ocasio-cortez",), organizations=("The  New York Times",))
+    filters = search_body(request, {})["query"]["bool"]["filter"]
+    person, org = (f["bool"]["should"][0]["terms"] for f in filters[:2])
+    assert person == {"persons.folded": ["ocasio-cortez", "ocasio cortez"]}
+    assert org == {"organizations.folded": ["The New York Times", "New York Times"]}
+
+
+def test_documents_hold_hyphenated_names_with_spaces_too():
+    from newsetl.tasks.es.documents import entity_aliases
+    from newsetl.tasks.records import EntityCount
+
+    aliases = entity_aliases([EntityCount("Alexandria Ocasio-Cortez", "PERSON", 2, ("Ocasio-Cortez",))])
+    assert set(aliases["persons"]) == {"Ocasio-Cortez", "Ocasio Cortez", "Alexandria Ocasio Cortez"}
+
+
+def test_results_say_when_the_date_is_only_the_files_and_count_copies_in_words():
+    from newsetl.cli import render_search
+
+    hit = {
+        "title": "Ferry timetable", "id": "a" * 40, "site_name": None, "author": None, "snippets": [], "persons": [],
+        "published_at": "2026-12-02T10:00:00Z", "published_at_source": "file_mtime", "url": None,
+        "sources": ["/news/a.txt", "/news/copy/a.txt"],
+    }  # fmt: skip
+    shown = render_search({"total": 1, "hits": [hit], "facets": {}})
+    assert "2026-12-02 (the file's date: the article states none)" in shown and "(+1 copy)" in shown
 
 
 def test_facets_are_ordered_by_count_then_most_recent_article():

@@ -16,7 +16,7 @@ from elasticsearch.serializer import JsonSerializer, OrjsonSerializer
 
 from newsetl.config.settings import ElasticsearchSettings
 from newsetl.tasks.errors import ConfigurationError, ElasticsearchUnavailable, NewsetlError, TransientError
-from newsetl.tasks.store import WriteFailure
+from newsetl.tasks.records import WriteFailure
 
 TRANSIENT_STATUS = {429, 502, 503, 504}
 # Errors of a document read that say the request is wrong, not the cluster busy: a retry gives the same.

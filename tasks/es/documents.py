@@ -89,12 +89,17 @@ def language_fields(language: str | None, title: str, body: str) -> dict[str, st
 
 
 def entity_aliases(entities: Sequence[EntityCount]) -> dict[str, list[str]]:
-    """Per entity group, the other names the article used for its entities (and persons' surnames)."""
+    """Per entity group, the other names the article used for its entities (and persons' surnames).
+
+    A hyphenated name is also there with spaces ("Ocasio Cortez"): the filter forgives the hyphen
+    either way, as entity_filter sends both forms.
+    """
     groups: dict[str, set[str]] = {group: set() for group in ENTITY_GROUPS}
     for entity in entities:
         group = NAME_GROUPS.get(entity.label)
         if group in groups:
             groups[group].update(entity.aliases)
+            groups[group].update(form.replace("-", " ") for form in (entity.text, *entity.aliases) if "-" in form)
     return {group: sorted(names) for group, names in groups.items()}
 
 

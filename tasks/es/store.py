@@ -12,13 +12,12 @@ from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.es.admin import ensure_indices
 from newsetl.tasks.es.client import PAGE_SIZE, bulk_write, complete, connect, scan_documents, with_retries
 from newsetl.tasks.es.documents import quarantine_id, utc_now
-from newsetl.tasks.records import Quarantine, SourceState, StoredArticle
+from newsetl.tasks.records import Quarantine, SourceState, StoredArticle, WriteFailure
 from newsetl.tasks.source_state import state_id
 from newsetl.tasks.store import (
     ArticleStore,
     ArticleWrites,
     StateWrites,
-    WriteFailure,
     state_from_dict,
     state_to_dict,
     stored_from_document,
