@@ -77,6 +77,17 @@ def test_body_split_by_an_ad_row_is_extracted_whole() -> None:
     assert "Advertisement" not in article.paragraphs
 
 
+def test_a_script_inside_a_paragraph_is_not_text() -> None:
+    # An ad's script inside a paragraph of the part trafilatura leaves out (found again as a continuation).
+    ad = "<ins class=\"ad\"></ins><script>(ads = window.ads || []).push({});</script>"
+    html = fixture("split_body.html").replace(
+        "coins they paid at each lock.</p>", f"coins they paid at each lock. {ad}The end.</p>"
+    )
+    article = extract_html(html, SOURCE, "folder:pages", SETTINGS)
+    assert article is not None and article.paragraphs[-1].endswith("coins they paid at each lock. The end.")
+    assert not any("window" in paragraph for paragraph in article.paragraphs)
+
+
 def test_embedded_tweet_is_kept_with_its_attribution() -> None:
     story = "".join(
         f"<p>Paragraph {n} of a story about the council vote, long enough to count as article text here.</p>"

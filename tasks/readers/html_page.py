@@ -205,7 +205,7 @@ def _match_page_elements(tree: HtmlElement, blocks: list[Block]) -> dict[str, et
     wanted.discard("")
     found: dict[str, etree._Element] = {}
     for element in tree.iter(*MATCHED_TAGS):
-        form = comparison_form(element.text_content())
+        form = comparison_form(_visible_text(element))
         if form in wanted and form not in found:
             found[form] = element
     return found
@@ -282,7 +282,7 @@ def _standfirst(
         )
         if nested or any(ancestor in taken for ancestor in element.iterancestors()):
             continue
-        text = normalize_text(element.text_content())
+        text = normalize_text(_visible_text(element))
         words = len(text.split())
         if not STANDFIRST_MIN_WORDS <= words <= STANDFIRST_MAX_WORDS or comparison_form(text) in extracted:
             continue
@@ -329,7 +329,7 @@ def _continuations(
         if other is container or (other.get("class") or "").strip() != css_class or _related(other, container):
             continue
         texts = [
-            (element, normalize_text(element.text_content()))
+            (element, normalize_text(_visible_text(element)))
             for element in other.iter(*CONTINUATION_TAGS)
             if not any(ancestor.tag in SKIPPED_ANCESTORS for ancestor in element.iterancestors())
         ]
@@ -359,8 +359,8 @@ def _embedded_posts(region: etree._Element, extracted: set[str]) -> list[tuple[e
     for post in region.iter("blockquote"):
         if "twitter-tweet" not in (post.get("class") or ""):
             continue
-        parts = [(p, normalize_text(p.text_content())) for p in post.iter("p")]
-        attribution = normalize_text(post.text_content())
+        parts = [(p, normalize_text(_visible_text(p))) for p in post.iter("p")]
+        attribution = normalize_text(_visible_text(post))
         for _, text in parts:
             attribution = attribution.replace(text, "", 1)
         last = parts[-1][0] if parts else post
@@ -438,8 +438,20 @@ GENERIC_TITLES = frozenset(
 )
 
 
+# Text nodes a reader sees: none inside scripts, styles or templates (a tail after one is seen).
+VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style or ancestor::template)]")
+
+
+def _visible_text(element: etree._Element) -> str:
+    """The element's text without the code of scripts and styles inside it.
+
+    (`text_content()` keeps them: a paragraph holding an ad's `<script>` gave its code as text.)
+    """
+    return "".join(VISIBLE_TEXT(element))
+
+
 def _text(element) -> str:
-    return " ".join(normalize_text(element.text_content()).split())
+    return " ".join(normalize_text(_visible_text(element)).split())
 
 
 def _headings(tree: HtmlElement, tag: str, limit: int) -> list[str]:
