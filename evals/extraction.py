@@ -118,6 +118,11 @@ def part_of(key: str) -> int:
     return 1 + int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % 2
 
 
+def author_form(author: str | None) -> str:
+    """An author as compared for exact match: case folded, punctuation as spaces ("Lars Fischer; Alina X")."""
+    return " ".join(re.sub(r"[^\w\s]", " ", normalize_text(author or "").casefold()).split())
+
+
 def title_form(title: str | None) -> str:
     """A title as compared for exact match: normalize_text, case folded, dashes unified, no trailing dots."""
     text = " ".join(normalize_text(title or "").replace("–", "-").replace("—", "-").split())
@@ -188,7 +193,7 @@ def _clean_present(articles: list[ExtractedArticle | None], clean: CleanSettings
 
 
 def evaluate_trafilatura_pages(extract: ExtractSettings, clean: CleanSettings, limit: int | None) -> dict:
-    """trafilatura's evaluation pages, per k-fold part: "with" snippets found, "without" absent, title exact match."""
+    """trafilatura's evaluation pages, per k-fold part: "with" found, "without" absent, title and author exact."""
     manifest = TRAFILATURA_EVAL / "manifest.jsonl"
     if not manifest.exists():
         return {"skipped": f"{manifest} missing"}
@@ -196,6 +201,7 @@ def evaluate_trafilatura_pages(extract: ExtractSettings, clean: CleanSettings, l
     articles: list[ExtractedArticle | None] = []
     baseline: list[str] = []
     baseline_titles: list[str | None] = []
+    baseline_authors: list[str | None] = []
     for item in items:
         path = TRAFILATURA_EVAL / item["path"]
         data = gzip.decompress(path.read_bytes())
@@ -203,6 +209,7 @@ def evaluate_trafilatura_pages(extract: ExtractSettings, clean: CleanSettings, l
         baseline.append(trafilatura.extract(html, include_comments=False, url=item["url"]) or "")
         metadata = trafilatura.extract_metadata(html, default_url=item["url"])
         baseline_titles.append(metadata.title if metadata else None)
+        baseline_authors.append(metadata.author if metadata else None)
         articles.append(
             extract_html(
                 html, source_of(str(path), data, "html+gzip"), "folder:trafilatura-eval", extract, url=item["url"]
@@ -211,13 +218,16 @@ def evaluate_trafilatura_pages(extract: ExtractSettings, clean: CleanSettings, l
     cleaned = _clean_present(articles, clean)
     ours = [a.body if a else "" for a in cleaned]
     our_titles = [a.title if a else None for a in cleaned]
+    our_authors = [a.author if a else None for a in cleaned]
     parts = [part_of(item["url"]) for item in items]
 
-    def shares(texts: list[str], titles: list[str | None], part: int | None) -> dict[str, float]:
+    def shares(
+        texts: list[str], titles: list[str | None], authors: list[str | None], part: int | None
+    ) -> dict[str, float]:
         # Both texts and snippets pass through normalize_text, so apostrophe and space
         # normalisation neither helps nor hurts either system.
-        found = absent = with_total = without_total = title_total = title_exact = 0
-        for item, text, title, item_part in zip(items, texts, titles, parts, strict=True):
+        found = absent = with_total = without_total = title_total = title_exact = author_total = author_exact = 0
+        for item, text, title, author, item_part in zip(items, texts, titles, authors, parts, strict=True):
             if part is not None and item_part != part:
                 continue
             text = " ".join(normalize_text(text).split())
@@ -230,16 +240,23 @@ def evaluate_trafilatura_pages(extract: ExtractSettings, clean: CleanSettings, l
             if "title" in item:
                 title_total += 1
                 title_exact += title_form(title) == title_form(item["title"])
+            if item.get("author"):
+                author_total += 1
+                author_exact += author_form(author) == author_form(item["author"])
         return {
             "pages": sum(1 for p in parts if part is None or p == part),
             "with_found": round(found / max(1, with_total), 4),
             "without_absent": round(absent / max(1, without_total), 4),
             "title_exact": round(title_exact / max(1, title_total), 4),
+            "author_exact": round(author_exact / max(1, author_total), 4),
         }
 
     result: dict = {"pages": len(items)}
     for name, part in (("all", None), ("part 1", 1), ("part 2", 2)):
-        result[name] = {"ours": shares(ours, our_titles, part), "trafilatura": shares(baseline, baseline_titles, part)}
+        result[name] = {
+            "ours": shares(ours, our_titles, our_authors, part),
+            "trafilatura": shares(baseline, baseline_titles, baseline_authors, part),
+        }
     # Words left of each page after cleaning: what the no_article threshold is fitted on.
     result["article_words"] = [(p, word_count(a.body) if a else 0) for p, a in zip(parts, cleaned, strict=True)]
     return result
@@ -531,13 +548,13 @@ def print_report(results: dict) -> None:
         print(f"  skipped: {pages['skipped']}")
     else:
         print(f"  pages: {pages['pages']}   aims: title >= 0.80, with >= 0.96, without >= 0.91")
-        print(f"  {'':24}{'pages':>6}{'with found':>12}{'without absent':>16}{'title exact':>13}")
+        print(f"  {'':24}{'pages':>6}{'with found':>12}{'without absent':>16}{'title exact':>13}{'author exact':>14}")
         for part in ("all", "part 1", "part 2"):
             for system in ("ours", "trafilatura"):
                 row = pages[part][system]
                 print(
                     f"  {part + ' ' + system:24}{row['pages']:>6}{row['with_found']:>12.4f}"
-                    f"{row['without_absent']:>16.4f}{row['title_exact']:>13.4f}"
+                    f"{row['without_absent']:>16.4f}{row['title_exact']:>13.4f}{row['author_exact']:>14.4f}"
                 )
     no_article = results["no_article"]
     print("\nno_article: minimum words of a page's article (fitted on one part, scored on the other)")

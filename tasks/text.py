@@ -72,3 +72,30 @@ NER_SPACES = re.compile("[\u00a0\u2009\u202f]")
 def ner_form(text: str) -> str:
     """The text as NER reads it: same length, apostrophes and spaces made plain."""
     return text if text.isascii() else NER_SPACES.sub(" ", NER_APOSTROPHES.sub("'", text))
+
+
+# Words a byline puts before the author's name, in the languages of the news we read: "By",
+# "Von", "Par", "Por"; "View all posts by", "Zeige alle Beiträge von" (an author page's link text).
+BYLINE_PREFIX = re.compile(
+    r"^(?:(?:view|see) all (?:posts|articles|stories) by|(?:zeige )?alle (?:beiträge|artikel) von|"
+    r"(?:written|posted|published|reported|text|words|story) by|(?:ein )?(?:beitrag|artikel|text) von|"
+    r"zum profil von|by|von|par|por|di|door|av|af|przez|autor(?:in)?|author|auteur|autore|责任编辑)"
+    r"(?:\s*[:：]\s*|\s+)",
+    re.IGNORECASE,
+)
+SURNAME_PARTICLES = frozenset({"von", "di", "da", "door", "av", "af", "par", "por"})  # also begin surnames
+BYLINE_ROLE = re.compile(r"\s+(?:is|was) (?:an?|the) .*$|\s+says:?$", re.IGNORECASE)  # "Phil Helsel is a reporter"
+
+
+def author_name(byline: str | None) -> str | None:
+    """The author named by a byline, without the words around the name; None when nothing is left."""
+    if not byline:
+        return None
+    name = normalize_text(byline)
+    while (match := BYLINE_PREFIX.match(name)) and match.end() < len(name):
+        rest = name[match.end() :]
+        if " " not in rest and match[0].strip().lower() in SURNAME_PARTICLES:
+            break  # "Di Maio", "Von Trapp": a surname, not "by" and one name
+        name = rest
+    name = BYLINE_ROLE.sub("", name).strip(" ,;:|-–—")
+    return name or None

@@ -20,7 +20,7 @@ from newsetl.tasks.dates import normalize_date
 from newsetl.tasks.pubdate import HTML_TEXT, publication_date_and_source
 from newsetl.tasks.readers.html_depth import limit_html_depth
 from newsetl.tasks.records import ExtractedArticle, SourceRef
-from newsetl.tasks.text import comparison_form, normalize_text
+from newsetl.tasks.text import author_name, comparison_form, normalize_text
 
 # Options for trafilatura: comments are not the article; tables are (results, figures);
 # the balanced default of precision and recall, because the boilerplate step (tasks/clean.py)
@@ -90,7 +90,7 @@ def extract_html(
         paragraphs=paragraphs,
         group=site_group(page_url or document.hostname, document.sitename, group),
         url=page_url,
-        author=normalize_text(document.author) if document.author else None,
+        author=author_name(document.author),
         site_name=normalize_text(document.sitename) if document.sitename else None,
         published_at=published_at,
         published_at_source=published_at_source,
