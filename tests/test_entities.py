@@ -63,6 +63,7 @@ def test_titles_possessives_brackets_and_trailing_common_words_are_stripped(know
         ("Zotac, Asus and Gigabyte", "PERSON"),
         ("Scientology on French", "ORG"),
         ("UTC", "ORG"),
+        ("USB", "ORG"),  # hardware words, not companies
         ("Email", "PERSON"),
         ("He", "PERSON"),
         ("2024", "ORG"),
