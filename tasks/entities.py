@@ -80,6 +80,7 @@ CALENDAR_WORDS = frozenset(WEEKDAYS) | (frozenset(MONTH_NAMES) - {"april", "may"
 NAME_PARTICLES = frozenset(
     "of the and for de du des la le les van von der den di da do dos das y e al el bin bint ibn zu auf am im".split()
 )
+SURNAME_PARTICLES = NAME_PARTICLES - {"of", "the", "and", "for"}  # "de Minaur", not "of Wellington"
 SURNAME_LIKE_FACILITIES = frozenset({"hall", "park", "bridge", "tower", "castle", "port", "base", "square"})
 
 
@@ -508,7 +509,7 @@ def _surname(name: str) -> str:
     """A full name's family name: its last word, with the particles before it ("de Minaur", "van der Berg")."""
     words = name.split(" ")
     start = len(words) - 1
-    while start > 1 and words[start - 1] in NAME_PARTICLES:
+    while start > 1 and words[start - 1] in SURNAME_PARTICLES:
         start -= 1
     return " ".join(words[start:])
 
