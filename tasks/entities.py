@@ -498,14 +498,14 @@ def canonical_entities(
         label = fixed.get(name) or min(votes[name], key=lambda lab: (-votes[name][lab], LABEL_PRIORITY.index(lab)))
         variants = [form for form in sorted(forms[name]) if fold(LEADING_THE.sub("", form)) != fold(name)]
         if label == "PERSON" and " " in name:
-            variants.append(_surname(name))  # `--person biden` finds Joe Biden, `--person "de minaur"` Alex de Minaur
+            variants.append(surname(name))  # `--person biden` finds Joe Biden, `--person "de minaur"` Alex de Minaur
         entities.append(EntityCount(name, label, count, tuple(dict.fromkeys(variants))))
     if rules.nested_places:
         entities += _nested_places(entities, knowledge)
     return tuple(sorted(entities, key=lambda entity: (-entity.count, entity.text)))
 
 
-def _surname(name: str) -> str:
+def surname(name: str) -> str:
     """A full name's family name: its last word, with the particles before it ("de Minaur", "van der Berg")."""
     words = name.split(" ")
     start = len(words) - 1

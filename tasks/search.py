@@ -11,7 +11,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from newsetl.config.settings import ElasticsearchSettings
-from newsetl.tasks.entities import Known, fold, read_known_names
+from newsetl.tasks.entities import Known, fold, read_known_names, surname
 from newsetl.tasks.errors import NewsetlError
 from newsetl.tasks.es.client import with_retries
 from newsetl.tasks.es.documents import LANGUAGE_FIELDS
@@ -165,7 +165,8 @@ def _known_names() -> Mapping[str, Known]:
 def entity_filter(group: str, value: str, known: Mapping[str, Known] | None = None) -> dict[str, Any]:
     """Articles naming the entity: its canonical name or any alias, surname alone included; case and accents ignored.
 
-    A leading "the" and hyphens are forgiven ("the New York Times", "ocasio cortez").
+    A leading "the" and hyphens are forgiven ("the New York Times", "ocasio cortez"); a person's
+    full name also finds the articles that only ever name them by surname.
     The keyword fields fold case and accents themselves (normalizer `folded`); the knowledge file
     turns an alias the article never used ("America") into the canonical name ("United States").
     """
@@ -175,12 +176,13 @@ def entity_filter(group: str, value: str, known: Mapping[str, Known] | None = No
     values = list(dict.fromkeys([value, bare, value.replace("-", " "), bare.replace("-", " ")]))
     if (canonical := known.get(fold(value))) is not None:
         values.append(canonical.name)
-    return {
-        "bool": {
-            "should": [{"terms": {f"{group}.folded": values}}, {"terms": {f"aliases.{group}": values}}],
-            "minimum_should_match": 1,
-        }
-    }
+    should: list[dict[str, Any]] = [{"terms": {f"{group}.folded": values}}, {"terms": {f"aliases.{group}": values}}]
+    if group == "persons" and " " in bare:
+        # An article that names the person by surname alone ("Biden" all through) has "Biden" as its
+        # person: `--person "joe biden"` finds it too. Not a surname that stands for another full
+        # name in its article ("Ivanka Trump": her "Trump" is an alias, not a person of its own).
+        should.append({"term": {f"{group}.folded": surname(bare)}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
 def search_body(request: SearchRequest, known: Mapping[str, Known] | None = None) -> dict[str, Any]:

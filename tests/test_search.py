@@ -109,6 +109,13 @@ def test_entity_filters_forgive_a_leading_the_and_hyphens():
     assert org == {"organizations.folded": ["The New York Times", "New York Times"]}
 
 
+def test_a_full_name_also_finds_articles_naming_the_person_by_surname_alone():
+    request = SearchRequest("", persons=("Joe Biden",))
+    person = search_body(request, {})["query"]["bool"]["filter"][0]["bool"]["should"]
+    assert {"term": {"persons.folded": "Biden"}} in person  # a lone "Biden": that article's person
+    assert {"terms": {"aliases.persons": ["Joe Biden"]}} in person  # not aliases: "Biden" of Hunter Biden
+
+
 def test_documents_hold_hyphenated_names_with_spaces_too():
     from newsetl.tasks.es.documents import entity_aliases
     from newsetl.tasks.records import EntityCount
