@@ -207,6 +207,7 @@ def test_text_edge_cases_blank_lead_dateline_first_and_no_headline(tmp_path: Pat
 def test_text_file_with_only_a_title_has_no_text(tmp_path: Path) -> None:
     outcome = extract_file(write(tmp_path, "a.txt", b"Just a headline\n"), SETTINGS)
     assert isinstance(outcome, Quarantine) and outcome.reason == NO_TEXT
+    assert outcome.detail == "a headline only, no text under it"  # not "0 characters of text"
 
 
 # --- JSON and JSON lines ---------------------------------------------------------------------

@@ -90,8 +90,11 @@ def _text_length(paragraphs: Iterable[str]) -> int:
     return sum(len(p) for p in paragraphs)
 
 
-def length_problem(paragraphs: Iterable[str], settings: ExtractSettings) -> Problem | None:
+def length_problem(paragraphs: Iterable[str], settings: ExtractSettings, title: str | None = None) -> Problem | None:
     length = _text_length(paragraphs)
+    if length == 0 and title:
+        # A one-line note: its line is read as the headline, so there is nothing under it.
+        return Problem(NO_TEXT, "a headline only, no text under it")
     if length < settings.min_text_chars:
         return Problem(NO_TEXT, f"{length} characters of text, fewer than {settings.min_text_chars}")
     if length > settings.max_text_chars:

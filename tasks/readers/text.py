@@ -52,7 +52,7 @@ def text_articles(
     if isinstance(parsed, Problem):
         return parsed
     title, paragraphs, published_at = parsed
-    wrong_length = length_problem(paragraphs, settings)
+    wrong_length = length_problem(paragraphs, settings, title)
     if wrong_length:
         return wrong_length
     article = ExtractedArticle(
