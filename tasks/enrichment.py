@@ -114,7 +114,7 @@ def _with_entities(
     enrichment: Enrichment, mentions: list[Mention], knowledge: EntityKnowledge, text: str
 ) -> Enrichment:
     """The enrichment with its entity lists filled from the article's mentions."""
-    entities = canonical_entities(mentions, knowledge, text)
+    entities = canonical_entities(mentions, knowledge, text, language=enrichment.language)
     groups: dict[str, list[str]] = defaultdict(list)
     for entity in entities:
         groups[NAME_GROUPS[entity.label]].append(entity.text)

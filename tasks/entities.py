@@ -67,6 +67,8 @@ KIND_BEFORE = re.compile(r"(?:^|\s)([a-z]+?)s?( like| such as)? $")  # "graphic 
 APPOSITION = re.compile(r"^, (?:an?|the|its|their|his|her) ([a-z-]+)(?: ([a-z-]+))?\b")  # ", an editor at"
 NOUN_AFTER = re.compile(r"^ ([a-z]+)\b")  # "Alpha console"
 THE_BEFORE = re.compile(r"(?:^|\s)[Tt]he $")
+# Before a mention that opens a sentence: a sentence's end (and maybe an opening quote), or only a quote.
+SENTENCE_START = re.compile(r"[.!?…]['\"’”»)]*\s+['\"‘“«(]?\s*$|^['\"‘“«(]\s*$")
 PLURAL_ARTICLE_BEFORE = re.compile(r"(?:^|\s)(?:[Ll]es|[Ll]os|[Ll]as) $")  # "les Gilets Jaunes": a group
 PRONOUNS = frozenset(
     "i me my he him his she her hers it its they them their we us our you your who whom whose "
@@ -127,6 +129,7 @@ class EntityKnowledge:
     road_words: frozenset[str] = frozenset()
     facility_kinds: frozenset[str] = frozenset()
     media_first_words: frozenset[str] = frozenset()
+    opener_languages: frozenset[str] = frozenset()
     countries: frozenset[str] = frozenset()  # countries, US states, continents
     cities: frozenset[str] = frozenset()
 
@@ -181,6 +184,7 @@ def load_knowledge(path: Path = KNOWLEDGE_FILE) -> EntityKnowledge:
         road_words=words("road_words"),
         facility_kinds=words("facility_kinds"),
         media_first_words=words("media_first_words"),
+        opener_languages=frozenset(data.get("opener_languages", [])),
         countries=frozenset(fold(place["name"]) for place in countries) - {""},
         cities=frozenset(fold(city["name"]) for city in cities) - {""},
     )
@@ -197,6 +201,7 @@ class Mention:
     text: str
     after: str = ""  # up to AFTER_CHARS characters following the span
     before: str = ""  # up to BEFORE_CHARS characters before it
+    opens_sentence: bool = False  # the first word(s) of its text (a title, a paragraph) or of a sentence
 
 
 AFTER_CHARS = 30
@@ -205,10 +210,12 @@ BEFORE_CHARS = 30
 
 def mentions_in(text: str, spans: Iterable[tuple[str, int, int]]) -> list[Mention]:
     """The mentions of one NER text."""
-    return [
-        Mention(label, text[start:end], text[end : end + AFTER_CHARS], text[max(0, start - BEFORE_CHARS) : start])
-        for label, start, end in spans
-    ]
+    mentions = []
+    for label, start, end in spans:
+        before = text[max(0, start - BEFORE_CHARS) : start]
+        opens = start == 0 or bool(SENTENCE_START.search(before))
+        mentions.append(Mention(label, text[start:end], text[end : end + AFTER_CHARS], before, opens))
+    return mentions
 
 
 @dataclass(frozen=True)
@@ -230,6 +237,7 @@ class CleanupRules:
     # plural article, is no person (another name)
     nested_places: bool = True  # "Volgograd Arena", "University of Sheffield": also name the place they hold
     person_lists: bool = True  # "Chuck Close, Walker Evans, Robert Mapplethorpe": a name between two persons is one
+    sentence_openers: bool = True  # in opener_languages, a lone word only ever opening a sentence is no name
 
     def switched(self, **changes: bool) -> CleanupRules:
         return CleanupRules(**{**self.__dict__, **changes})
@@ -411,6 +419,7 @@ class _Name:
     label: str
     name: str
     surface: str
+    opens_sentence: bool = False
 
 
 def canonical_entities(
@@ -418,12 +427,14 @@ def canonical_entities(
     knowledge: EntityKnowledge | None = None,
     text: str = "",
     rules: CleanupRules = ALL_RULES,
+    language: str | None = None,
 ) -> tuple[EntityCount, ...]:
     """One EntityCount per canonical name of an article, most mentioned first, then by name.
 
     A name gets one label: the knowledge file's, else the one its words give, else the one most
     of its mentions had. `text`: the article's text, where a capitalised word also seen in
-    lowercase is a common word. Mentions may be (label, text) pairs.
+    lowercase is a common word. Mentions may be (label, text) pairs. `language`: the article's; in
+    the knowledge file's opener_languages a lone word seen only opening sentences is dropped.
     """
     knowledge = load_knowledge() if knowledge is None else knowledge
     mentions = [mention if isinstance(mention, Mention) else Mention(*mention) for mention in mentions]
@@ -466,7 +477,7 @@ def canonical_entities(
                 continue  # "Budget", "Exception": a common word capitalised
         if label != mention.label:
             fixed[name] = label
-        names.append(_Name(label, name, surface))
+        names.append(_Name(label, name, surface, mention.opens_sentence))
     spelling = _one_spelling(names)
     names = [replace(item, name=spelling[item.name]) for item in names]
     fixed = {spelling.get(name, name): label for name, label in fixed.items()}
@@ -484,6 +495,7 @@ def canonical_entities(
     counts: Counter[str] = Counter()
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     forms: dict[str, set[str]] = defaultdict(set)
+    inside_sentences: set[str] = set()  # names seen at least once after a sentence's first word
     for item in names:
         canonical, seen = item.name, {item.name}
         while aliases.get(canonical, canonical) not in seen:  # "Bank" -> "Central Bank" -> "European Central Bank"
@@ -493,8 +505,13 @@ def canonical_entities(
         # A name resolved to a person of the article is that person, whatever the model said of it.
         votes[canonical]["PERSON" if canonical in persons else item.label] += 1
         forms[canonical] |= {item.name, item.surface}
+        if not item.opens_sentence:
+            inside_sentences.add(canonical)
+    openers_doubtful = rules.sentence_openers and language in knowledge.opener_languages
     entities = []
     for name, count in counts.items():
+        if openers_doubtful and name not in inside_sentences and _capitalised_word(name, fixed, knowledge):
+            continue  # capitalised only because it opens sentences: "Heureusement", "Souvenez"
         label = fixed.get(name) or min(votes[name], key=lambda lab: (-votes[name][lab], LABEL_PRIORITY.index(lab)))
         variants = [form for form in sorted(forms[name]) if fold(LEADING_THE.sub("", form)) != fold(name)]
         if label == "PERSON" and " " in name:
@@ -503,6 +520,14 @@ def canonical_entities(
     if rules.nested_places:
         entities += _nested_places(entities, knowledge)
     return tuple(sorted(entities, key=lambda entity: (-entity.count, entity.text)))
+
+
+def _capitalised_word(name: str, fixed: dict[str, str], knowledge: EntityKnowledge) -> bool:
+    """A lone capitalised word that nothing but its capital makes a name (no acronym, known name or place)."""
+    if " " in name or not name[:1].isupper() or not name[1:].islower() or name in fixed:
+        return False
+    folded = fold(name)
+    return folded not in knowledge.countries and folded not in knowledge.cities and knowledge.lookup(name) is None
 
 
 def surname(name: str) -> str:

@@ -13,6 +13,7 @@ from newsetl.tasks.entities import (
     load_knowledge,
     mentions_in,
 )
+from newsetl.tasks.ner_models import LABEL_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +176,21 @@ def test_names_differing_only_in_case_are_one_name_in_the_usual_spelling(knowled
     mentions = [("PERSON", "KIM JONG-UN"), ("PERSON", "Kim Jong-un"), ("ORG", "NASA"), ("ORG", "NASA"), ("ORG", "Nasa")]
     assert entities_of(mentions, knowledge) == {"Kim Jong-un": ("PERSON", 2), "NASA": ("ORG", 3)}
     assert entities_of([("PERSON", "MACRON")], knowledge) == {"MACRON": ("PERSON", 1)}  # the only form there is
+
+
+def test_in_french_a_lone_word_only_ever_opening_sentences_is_no_name(knowledge):
+    text = "Heureusement, Lemaire est venu. Lemaire parle. Selon Lemaire, la CGT refuse. Numéro un. Lyon attend."
+    spans = [
+        ("ORG", "Heureusement"), ("PER", "Lemaire"), ("PER", "Numéro"), ("ORG", "CGT"), ("LOC", "Lyon"),
+    ]  # fmt: skip
+    found = [(label, text.index(name), text.index(name) + len(name)) for label, name in spans]
+    found.append(("PER", text.index("Lemaire parle"), text.index("Lemaire parle") + 7))
+    found.append(("PER", text.rindex("Lemaire"), text.rindex("Lemaire") + 7))
+    mentions = mentions_in(text, [(LABEL_NAMES.get(label, label), start, end) for label, start, end in found])
+    in_french = {entity.text for entity in canonical_entities(mentions, knowledge, text, language="fr")}
+    assert in_french == {"Lemaire", "CGT", "Lyon"}  # Lemaire is also inside a sentence; CGT an acronym; Lyon a city
+    in_english = {entity.text for entity in canonical_entities(mentions, knowledge, text, language="en")}
+    assert {"Heureusement", "Numéro"} <= in_english  # English surnames open sentences too: kept there
 
 
 def test_a_name_before_a_place_noun_is_that_place(knowledge):
