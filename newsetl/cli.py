@@ -663,7 +663,7 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def render_search(result: dict[str, Any]) -> str:
-    lines = [f"{result['total']} articles"]
+    lines = [f"{result['total']} {'article' if result['total'] == 1 else 'articles'}"]
     for number, hit in enumerate(result["hits"], 1):
         lines.append(f"\n{number}. {hit['title'] or '(no title)'}  ({hit['id'][:12]})")
         day = (hit["published_at"] or "no date")[:10]

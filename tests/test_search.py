@@ -134,6 +134,7 @@ def test_results_say_when_the_date_is_only_the_files_and_count_copies_in_words()
     }  # fmt: skip
     shown = render_search({"total": 1, "hits": [hit], "facets": {}})
     assert "2026-12-02 (the file's date: the article states none)" in shown and "(+1 copy)" in shown
+    assert shown.startswith("1 article\n")
 
 
 def test_facets_are_ordered_by_count_then_most_recent_article():
