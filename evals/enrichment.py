@@ -341,17 +341,32 @@ def gum_mentions(model: NerSession, documents: list[GumDocument], settings: Enri
     found = []
     for number, doc in enumerate(documents):
         item = article(doc.title, doc.body, doc.published_at, "json", f"gum-{number}")
-        texts = [text for text, _ in ner_texts(item, settings.max_chars)]
-        mentions: list[Mention] = []
-        raw: dict[str, set[str]] = defaultdict(set)
-        for text, spans in zip(texts, entity_spans(english, texts, ENTITY_LABELS, settings.batch_size)):
-            mentions += mentions_in(text, [span for span in spans if span[0] in NAME_GROUPS])
-            raw_names = [(NAME_GROUPS[label], text[start:end]) for label, start, end in spans if label in NAME_GROUPS]
-            for group, name in raw_names:
-                raw[group].add(name)
+        text_spans = _name_spans(english, item, settings)
+        mentions = [mention for text, spans in text_spans for mention in mentions_in(text, spans)]
+        raw = _raw_names(text_spans)
         groups = {group: [(name,) for name in sorted(raw[group])] for group in GUM_GROUPS.values()}
-        found.append(GumMentions(tuple(mentions), "\n".join(texts), groups))
+        found.append(GumMentions(tuple(mentions), "\n".join(text for text, _ in text_spans), groups))
     return found
+
+
+# Each text NER reads of an article, with the (label, start, end) of the names the model found in it.
+NameSpans = list[tuple[str, list[tuple[str, int, int]]]]
+
+
+def _name_spans(english: Any, item: CleanArticle, settings: EnrichSettings) -> NameSpans:
+    """Each text NER reads of the article, with the model's spans of names in it."""
+    texts = [text for text, _ in ner_texts(item, settings.max_chars)]
+    found = entity_spans(english, texts, ENTITY_LABELS, settings.batch_size)
+    return [(text, [span for span in spans if span[0] in NAME_GROUPS]) for text, spans in zip(texts, found)]
+
+
+def _raw_names(text_spans: NameSpans) -> dict[str, set[str]]:
+    """spaCy's entity texts by group, without clean-up."""
+    raw: dict[str, set[str]] = defaultdict(set)
+    for text, spans in text_spans:
+        for label, start, end in spans:
+            raw[NAME_GROUPS[label]].add(text[start:end])
+    return raw
 
 
 def gum_predictions(
@@ -501,15 +516,10 @@ def evaluate_entity_cases(model: NerSession, settings: EnrichSettings) -> dict[s
         for enrichment in enrich_articles(items, model, settings)
     ]
     english = load_models(settings)["en"]
-    raw = []
-    for item in items:
-        texts = [text for text, _ in ner_texts(item, settings.max_chars)]
-        groups: dict[str, list[str]] = defaultdict(list)
-        for text, spans in zip(texts, entity_spans(english, texts, ENTITY_LABELS, settings.batch_size)):
-            for label, start, end in spans:
-                if label in NAME_GROUPS:
-                    groups[NAME_GROUPS[label]].append(text[start:end])
-        raw.append(dict(groups))
+    raw = [
+        {group: sorted(names) for group, names in _raw_names(_name_spans(english, item, settings)).items()}
+        for item in items
+    ]
     return score_cases(ours, raw)
 
 
