@@ -324,8 +324,8 @@ def label_by_words(name: str, label: str, knowledge: EntityKnowledge, rules: Cle
                 label != "PERSON" or len(words) >= 3 or head not in SURNAME_LIKE_FACILITIES
             ):
                 return "FAC"
-            surname = label == "PERSON" and head == folded[-1]
-            if head in knowledge.org_words and label not in {"ORG", "FAC"} and not surname:
+            named_so = label == "PERSON" and head == folded[-1]  # a person whose surname is the word
+            if head in knowledge.org_words and label not in {"ORG", "FAC"} and not named_so:
                 return "ORG"  # "Saudi Interior Ministry", "U.S. Air Force"; not "Oval Office", nor a "John Church"
         if any(word in knowledge.product_words for word in folded):
             return "PRODUCT"  # "Space Shuttle Atlantis"

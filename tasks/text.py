@@ -83,7 +83,7 @@ BYLINE_PREFIX = re.compile(
     r"(?:\s*[:：]\s*|\s+)",
     re.IGNORECASE,
 )
-SURNAME_PARTICLES = frozenset({"von", "di", "da", "door", "av", "af", "par", "por"})  # also begin surnames
+BYLINE_WORDS_BEGINNING_SURNAMES = frozenset({"von", "di", "da", "door", "av", "af", "par", "por"})  # "Di Maio"
 BYLINE_ROLE = re.compile(r"\s+(?:is|was) (?:an?|the) .*$|\s+says:?$", re.IGNORECASE)  # "Phil Helsel is a reporter"
 
 
@@ -94,7 +94,7 @@ def author_name(byline: str | None) -> str | None:
     name = normalize_text(byline)
     while (match := BYLINE_PREFIX.match(name)) and match.end() < len(name):
         rest = name[match.end() :]
-        if " " not in rest and match[0].strip().lower() in SURNAME_PARTICLES:
+        if " " not in rest and match[0].strip().lower() in BYLINE_WORDS_BEGINNING_SURNAMES:
             break  # "Di Maio", "Von Trapp": a surname, not "by" and one name
         name = rest
     name = BYLINE_ROLE.sub("", name).strip(" ,;:|-–—")

@@ -9,6 +9,7 @@ from lxml import etree
 from newsetl.tasks.readers.base import Problem
 from newsetl.tasks.readers.documents import DocumentText
 from newsetl.tasks.records import NO_TEXT
+from newsetl.tasks.text import author_name
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 BLOCKS = frozenset({"p", "hl1", "hl2", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "block"})
@@ -89,10 +90,7 @@ def _byline(byline: etree._Element | None) -> str | None:
         return None
     person = child(byline, "person")
     name = text_of(person) if person is not None else " ".join((byline.text or "").split()).strip(" ,;")
-    name = name or text_of(byline)
-    if name and name.lower().startswith("by "):
-        name = name[3:].strip()
-    return name or None
+    return author_name(name or text_of(byline))
 
 
 def iso_extended(value: str | None) -> str | None:
