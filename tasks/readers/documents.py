@@ -61,7 +61,7 @@ def _article(raw: RawInput, document: DocumentText, settings: ExtractSettings) -
         title = paragraphs.pop(0)
     elif title and paragraphs and paragraphs[0] == title:  # the headline heads the body too (ODT, DOCX)
         paragraphs.pop(0)
-    wrong_length = length_problem(paragraphs, settings)
+    wrong_length = length_problem(paragraphs, settings, title)
     if wrong_length:
         return wrong_length
     published_at = normalize_date(document.published_at) if document.published_at else None
